@@ -1,0 +1,59 @@
+/* The stepvmm guest runtime: what a freestanding 64-bit test guest needs to talk to its VMM.
+ * Ucalls (see abi/guest_abi.h) work from ring 0 and, with IOPL 3, from ring 3. */
+#ifndef STEPVMM_GUEST_H
+#define STEPVMM_GUEST_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stepvmm/abi/guest_abi.h>
+
+/* Provided by each guest: its program. The return value becomes the DONE status. */
+uint64_t guest_main(const struct stepvmm_boot_info *info);
+
+/* The boot info the VMM passed in RDI, checked for magic and version before guest_main. */
+extern const struct stepvmm_boot_info *boot_info;
+
+void guest_print(const char *text);
+/* printf subset: %s %c %d %u %x %lu %lx %llu %llx %p and %% (l/ll are 64-bit here). */
+void guest_printf(const char *format, ...) __attribute__((format(printf, 1, 2)));
+/* Formats into buffer (always NUL-terminated); returns the length written. */
+size_t guest_format(char *buffer, size_t size, const char *format, ...) __attribute__((format(printf, 3, 4)));
+/* Formats into buffer (always NUL-terminated); returns the length written. */
+size_t guest_vformat(char *buffer, size_t size, const char *format, va_list args);
+
+/* Stops at a numbered sync point; the VMM inspects the VM, then resumes us. */
+void guest_sync(uint64_t stage);
+/* Hands the VMM a named number (a count, a TSC delta) to print or check. */
+void guest_report(const char *name, uint64_t value);
+/* Ends the run. status 0 means success. */
+__attribute__((noreturn)) void guest_done(uint64_t status);
+__attribute__((noreturn)) void guest_fail(const char *file, int line, const char *expression);
+
+#define GUEST_ASSERT(condition) \
+    do { \
+        if (!(condition)) \
+            guest_fail(__FILE__, __LINE__, #condition); \
+    } while (0)
+
+/* Switches to ring 3 and calls function(argument) on the given stack; if it returns, its
+ * value becomes the DONE status. Page tables must allow user access (the VMM's do). */
+__attribute__((noreturn)) void enter_user_mode(uint64_t (*function)(void *), void *argument, void *stack_top);
+
+static inline void outl(uint16_t port, uint32_t value)
+{
+    __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t low, high;
+    __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
+    return ((uint64_t)high << 32) | low;
+}
+
+void *memset(void *destination, int value, size_t count);
+void *memcpy(void *destination, const void *source, size_t count);
+size_t strlen(const char *text);
+
+#endif
