@@ -18,6 +18,7 @@ PACKAGES=(
     libcli11-dev
     doxygen
     graphviz
+    util-linux
     python3-sphinx
     python3-breathe
     python3-sphinx-rtd-theme
