@@ -30,22 +30,6 @@ static constexpr std::uint64_t load_address = 0x7c00;
 // I/O port of the PC's first serial port; chapter 03 puts a real UART model behind it.
 static constexpr std::uint16_t console_port = 0x3f8;
 
-static std::string describe_exit(const VcpuExit& exit)
-{
-    if (const auto* io = std::get_if<IoExit>(&exit)) {
-        std::string text = fmt::format("{} port {:#x} size {}", io->direction == AccessDirection::Write ? "out" : "in",
-            io->port, io->size);
-        if (io->direction == AccessDirection::Write && io->data.size() == 1) {
-            char c = static_cast<char>(io->data[0]);
-            text += fmt::format(": {:#04x} {}", io->data[0], c == '\n' ? std::string("'\\n'") : fmt::format("'{}'", c));
-        }
-        return text;
-    }
-    if (const auto* mmio = std::get_if<MmioExit>(&exit))
-        return fmt::format("{} at {:#x}", mmio->direction == AccessDirection::Write ? "write" : "read", mmio->guest_physical_address);
-    return "";
-}
-
 static int run(const std::string& guest_path, std::chrono::seconds time_limit)
 {
     // 1. The system fd: checks the API version (api.rst §4.1).

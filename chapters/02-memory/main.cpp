@@ -6,6 +6,7 @@
 // writes come back to us as MMIO exits. The guest (guest/ch02-memory) exercises each one.
 
 #include <ch02_memory_abi.h>
+#include <stepvmm/app/log.hpp>
 #include <stepvmm/app/main_guard.hpp>
 #include <stepvmm/guest/guest_runner.hpp>
 #include <stepvmm/kvm/cpuid.hpp>
@@ -38,6 +39,7 @@ struct Options {
     std::string touch;
     unsigned dirty_pages = 8;
     unsigned timeout = 60;
+    bool verbose = false;
 };
 
 // Pages spread over high RAM, none adjacent, so a wrong bit in the log cannot hide.
@@ -134,6 +136,8 @@ static int run(const Options& options)
             touch_marks[stage - CH02_SYNC_TOUCH_START] = Clock::now();
         }
     };
+    if (options.verbose)
+        hooks.on_exit = [](const VcpuExit& exit) { log::trace("{:<16} {}", exit_name(exit), describe_exit(exit)); };
     auto outcome = guest::run_until_done(vcpu, memory, hooks, std::chrono::seconds(options.timeout));
 
     auto evidence = inspect_backing(memory.regions()[high_ram].host.data());
@@ -168,11 +172,14 @@ int main(int argc, char** argv)
         cli.add_option("--dirty-pages", options.dirty_pages, "pages the guest writes while dirty logging is on")->capture_default_str();
         cli.add_option("--touch", options.touch, "bytes of high RAM the ring-3 loop touches (default: all of it; 0 skips)");
         cli.add_option("--timeout", options.timeout, "seconds before a guest that does not finish is stopped")->capture_default_str();
+        cli.add_flag("--verbose", options.verbose, "trace every VM exit on stderr");
         try {
             cli.parse(argc, argv);
         } catch (const CLI::ParseError& error) {
             return cli.exit(error);
         }
+        if (options.verbose)
+            log::set_level(log::Level::Trace);
         return run(options);
     });
 }

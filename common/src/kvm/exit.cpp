@@ -49,6 +49,42 @@ std::string_view exit_name(const VcpuExit& exit)
     return std::visit(Namer {}, exit);
 }
 
+static std::string describe_bytes(std::span<const std::uint8_t> data)
+{
+    if (data.size() == 1) {
+        char c = static_cast<char>(data[0]);
+        if (c == '\n')
+            return fmt::format("{:#04x} '\\n'", data[0]);
+        if (c >= 0x20 && c < 0x7f)
+            return fmt::format("{:#04x} '{}'", data[0], c);
+    }
+    std::uint64_t value = 0;
+    for (std::size_t i = 0; i < data.size() && i < sizeof(value); ++i)
+        value |= std::uint64_t { data[i] } << (8 * i); // x86 is little-endian
+    return fmt::format("{:#x}", value);
+}
+
+std::string describe_exit(const VcpuExit& exit)
+{
+    if (const auto* io = std::get_if<IoExit>(&exit)) {
+        bool write = io->direction == AccessDirection::Write;
+        std::string text = fmt::format("{} port {:#x} size {}", write ? "out" : "in", io->port, io->size);
+        if (io->count > 1)
+            text += fmt::format(" count {}", io->count);
+        if (write && io->count == 1)
+            text += ": " + describe_bytes(io->data);
+        return text;
+    }
+    if (const auto* mmio = std::get_if<MmioExit>(&exit)) {
+        bool write = mmio->direction == AccessDirection::Write;
+        std::string text = fmt::format("{} at {:#x} size {}", write ? "write" : "read", mmio->guest_physical_address, mmio->data.size());
+        if (write)
+            text += ": " + describe_bytes(mmio->data);
+        return text;
+    }
+    return "";
+}
+
 static std::string_view internal_error_name(std::uint32_t suberror)
 {
     switch (suberror) {

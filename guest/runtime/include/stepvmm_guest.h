@@ -30,10 +30,17 @@ void guest_report(const char *name, uint64_t value);
 __attribute__((noreturn)) void guest_done(uint64_t status);
 __attribute__((noreturn)) void guest_fail(const char *file, int line, const char *expression);
 
+/* __FILE_NAME__ (GCC 12+) keeps the build machine's paths out of the message. */
+#ifdef __FILE_NAME__
+#define STEPVMM_GUEST_FILE __FILE_NAME__
+#else
+#define STEPVMM_GUEST_FILE __FILE__
+#endif
+
 #define GUEST_ASSERT(condition) \
     do { \
         if (!(condition)) \
-            guest_fail(__FILE__, __LINE__, #condition); \
+            guest_fail(STEPVMM_GUEST_FILE, __LINE__, #condition); \
     } while (0)
 
 /* Switches to ring 3 and calls function(argument) on the given stack; if it returns, its

@@ -68,6 +68,10 @@ using VcpuExit = std::variant<IoExit, MmioExit, HaltExit, ShutdownExit, FailEntr
 /// The KVM_EXIT_* name of a typed exit (InterruptedExit is "KVM_RUN -EINTR").
 [[nodiscard]] std::string_view exit_name(const VcpuExit& exit);
 
+/// The details of an exit on one line: "out port 0x3f8 size 1: 0x48 'H'", "write at 0xffff0000
+/// size 1: 0x58"; empty for exits that carry no details.
+[[nodiscard]] std::string describe_exit(const VcpuExit& exit);
+
 /// For exits after which the guest cannot continue (SHUTDOWN, FAIL_ENTRY, INTERNAL_ERROR),
 /// a sentence saying what happened; std::nullopt for exits a VMM handles and resumes from.
 [[nodiscard]] std::optional<std::string> fatal_exit_message(const VcpuExit& exit);
