@@ -151,7 +151,7 @@ static int run(const Options& options)
             mib_per_second(touch_bytes, touch_marks[2] - touch_marks[1]));
     }
     if (evidence)
-        fmt::print("  host evidence for high RAM (/proc/self/smaps): KernelPageSize {} kB, Rss {} kB, AnonHugePages {} kB, Hugetlb {} kB\n",
+        fmt::print("  host evidence for high RAM (/proc/self/smaps): KernelPageSize {} kB, resident {} kB, AnonHugePages {} kB, Hugetlb {} kB\n",
             evidence->kernel_page_size_kib, evidence->resident_kib, evidence->anon_huge_kib, evidence->hugetlb_kib);
     fmt::print("  ROM writes refused: {}\n", rom_writes);
     fmt::print("  dirty log: {}\n", dirty_log_matches ? "exact" : "MISMATCH");

@@ -61,7 +61,7 @@ Evidence printed_evidence(const std::string& out)
 {
     std::smatch match;
     REQUIRE(std::regex_search(out, match,
-        std::regex(R"(KernelPageSize (\d+) kB, Rss (\d+) kB, AnonHugePages (\d+) kB, Hugetlb (\d+) kB)")));
+        std::regex(R"(KernelPageSize (\d+) kB, resident (\d+) kB, AnonHugePages (\d+) kB, Hugetlb (\d+) kB)")));
     return { std::stoull(match[1].str()), std::stoull(match[2].str()), std::stoull(match[3].str()), std::stoull(match[4].str()) };
 }
 
@@ -126,6 +126,7 @@ TEST_CASE("ch02 hugetlb-2m backing comes from the 2 MiB pool", "[ch02][backing]"
     auto evidence = printed_evidence(result.out);
     CHECK(evidence.kernel_page_kib == 2048);
     CHECK(evidence.hugetlb_kib == 32 * 1024);
+    CHECK(evidence.rss_kib == 32 * 1024);
 }
 
 TEST_CASE("ch02 hugetlb-1g backing comes from the 1 GiB pool", "[ch02][backing]")

@@ -7,7 +7,7 @@
 
 namespace stepvmm {
 
-std::string_view exit_reason_name(std::uint32_t reason)
+std::string exit_reason_name(std::uint32_t reason)
 {
     static constexpr std::array<std::pair<std::uint32_t, std::string_view>, 16> names { {
         { KVM_EXIT_UNKNOWN, "KVM_EXIT_UNKNOWN" },
@@ -29,22 +29,22 @@ std::string_view exit_reason_name(std::uint32_t reason)
     } };
     for (const auto& [value, name] : names) {
         if (value == reason)
-            return name;
+            return std::string(name);
     }
-    return "KVM_EXIT_(unknown)";
+    return fmt::format("KVM_EXIT_{}", reason);
 }
 
-std::string_view exit_name(const VcpuExit& exit)
+std::string exit_name(const VcpuExit& exit)
 {
     struct Namer {
-        std::string_view operator()(const IoExit&) const { return "KVM_EXIT_IO"; }
-        std::string_view operator()(const MmioExit&) const { return "KVM_EXIT_MMIO"; }
-        std::string_view operator()(const HaltExit&) const { return "KVM_EXIT_HLT"; }
-        std::string_view operator()(const ShutdownExit&) const { return "KVM_EXIT_SHUTDOWN"; }
-        std::string_view operator()(const FailEntryExit&) const { return "KVM_EXIT_FAIL_ENTRY"; }
-        std::string_view operator()(const InternalErrorExit&) const { return "KVM_EXIT_INTERNAL_ERROR"; }
-        std::string_view operator()(const InterruptedExit&) const { return "KVM_RUN -EINTR"; }
-        std::string_view operator()(const OtherExit& other) const { return exit_reason_name(other.reason); }
+        std::string operator()(const IoExit&) const { return "KVM_EXIT_IO"; }
+        std::string operator()(const MmioExit&) const { return "KVM_EXIT_MMIO"; }
+        std::string operator()(const HaltExit&) const { return "KVM_EXIT_HLT"; }
+        std::string operator()(const ShutdownExit&) const { return "KVM_EXIT_SHUTDOWN"; }
+        std::string operator()(const FailEntryExit&) const { return "KVM_EXIT_FAIL_ENTRY"; }
+        std::string operator()(const InternalErrorExit&) const { return "KVM_EXIT_INTERNAL_ERROR"; }
+        std::string operator()(const InterruptedExit&) const { return "KVM_RUN -EINTR"; }
+        std::string operator()(const OtherExit& other) const { return exit_reason_name(other.reason); }
     };
     return std::visit(Namer {}, exit);
 }

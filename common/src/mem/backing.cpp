@@ -173,6 +173,9 @@ std::optional<BackingEvidence> inspect_backing(const void* address, std::string_
         else if (name == "Private_Hugetlb" || name == "Shared_Hugetlb")
             evidence->hugetlb_kib += value;
     }
+    // The kernel never counts hugetlb pages in Rss; they are resident all the same.
+    if (evidence)
+        evidence->resident_kib += evidence->hugetlb_kib;
     return evidence;
 }
 

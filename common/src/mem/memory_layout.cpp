@@ -15,6 +15,10 @@ std::vector<RamRange> pc_memory_layout(std::uint64_t ram_size, std::uint64_t hol
         throw UserError(fmt::format("guest RAM size {:#x} must be a non-zero multiple of 4 KiB", ram_size));
     if (hole_start == 0 || hole_start > four_gib || hole_start % page_size != 0)
         throw UserError(fmt::format("the device hole must start at a 4 KiB-aligned address in (0, 4 GiB], not {:#x}", hole_start));
+    // x86-64 physical addresses have at most 52 bits (SDM Vol. 3A §4.1.4, MAXPHYADDR).
+    static constexpr std::uint64_t physical_address_limit = 1ULL << 52;
+    if (ram_size > physical_address_limit - four_gib)
+        throw UserError(fmt::format("guest RAM of {:#x} bytes cannot be addressed by an x86-64 guest", ram_size));
     std::vector<RamRange> ranges;
     std::uint64_t low_size = std::min(ram_size, hole_start);
     ranges.push_back({ "low RAM", 0, low_size });

@@ -50,8 +50,12 @@ IdentityPageTables build_identity_page_tables(std::uint64_t table_base, std::uin
         }
         std::size_t directory = add_page();
         tables.pages[pdpt].entries[gib] = tables.pages[directory].guest_physical_address | flags;
+        std::uint64_t mapped_limit = (limit + two_mib - 1) & ~(two_mib - 1);
         for (std::uint64_t entry = 0; entry < 512; ++entry) {
             std::uint64_t physical = gib * one_gib + entry * two_mib;
+            if (physical >= mapped_limit)
+                break; // the rest of this directory stays not-present
+
             tables.pages[directory].entries[entry] = physical | flags | pte::page_size;
         }
     }

@@ -63,10 +63,10 @@ using VcpuExit = std::variant<IoExit, MmioExit, HaltExit, ShutdownExit, FailEntr
     InternalErrorExit, InterruptedExit, OtherExit>;
 
 /// The KVM_EXIT_* name of a raw exit reason ("KVM_EXIT_IO"), or "KVM_EXIT_<n>" if unknown.
-[[nodiscard]] std::string_view exit_reason_name(std::uint32_t reason);
+[[nodiscard]] std::string exit_reason_name(std::uint32_t reason);
 
 /// The KVM_EXIT_* name of a typed exit (InterruptedExit is "KVM_RUN -EINTR").
-[[nodiscard]] std::string_view exit_name(const VcpuExit& exit);
+[[nodiscard]] std::string exit_name(const VcpuExit& exit);
 
 /// The details of an exit on one line: "out port 0x3f8 size 1: 0x48 'H'", "write at 0xffff0000
 /// size 1: 0x58"; empty for exits that carry no details.

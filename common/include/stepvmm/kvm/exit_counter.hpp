@@ -14,7 +14,7 @@ namespace stepvmm {
 /// Exit counts keyed by exit name ("KVM_EXIT_IO"), in name order for stable output.
 class ExitCounter {
 public:
-    void count(const VcpuExit& exit) { ++m_counts[std::string(exit_name(exit))]; ++m_total; }
+    void count(const VcpuExit& exit) { ++m_counts[exit_name(exit)]; ++m_total; }
 
     [[nodiscard]] std::uint64_t total() const { return m_total; }
     [[nodiscard]] std::uint64_t of(std::string_view name) const;

@@ -42,7 +42,7 @@ void check_hugetlb_pool(std::uint64_t total_size, Backing backing);
 /// the evidence that a backing really is huge.
 struct BackingEvidence {
     std::uint64_t kernel_page_size_kib = 0; ///< KernelPageSize: 4, 2048 or 1048576
-    std::uint64_t resident_kib = 0;         ///< Rss (for hugetlb: Private_Hugetlb + Shared_Hugetlb)
+    std::uint64_t resident_kib = 0;         ///< Rss plus hugetlb pages (which Rss never counts)
     std::uint64_t anon_huge_kib = 0;        ///< AnonHugePages: THP-backed part of Rss
     std::uint64_t hugetlb_kib = 0;          ///< Private_Hugetlb + Shared_Hugetlb
 };

@@ -1,0 +1,80 @@
+#include <stepvmm/backends/file_backend.hpp>
+#include <stepvmm/os/system_error.hpp>
+
+#include <cerrno>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace stepvmm::backends {
+
+static UniqueFd open_disk(const std::filesystem::path& path, DiskAccess access)
+{
+    try {
+        return UniqueFd::open(path, access == DiskAccess::ReadOnly ? O_RDONLY : O_RDWR);
+    } catch (const SystemError& error) {
+        throw SystemError(fmt::format("open disk {}", path.string()), error.error_number());
+    }
+}
+
+FileBackend::FileBackend(const std::filesystem::path& path, DiskAccess access)
+    : m_fd(open_disk(path, access))
+    , m_size(0)
+    , m_access(access)
+{
+    struct stat status {};
+    check_syscall(::fstat(m_fd.get(), &status), fmt::format("fstat {}", path.string()));
+    if (!S_ISREG(status.st_mode) && !S_ISBLK(status.st_mode))
+        throw UserError(fmt::format("disk {} is neither a regular file nor a block device", path.string()));
+    off_t end = check_syscall(::lseek(m_fd.get(), 0, SEEK_END), fmt::format("lseek {}", path.string()));
+    m_size = static_cast<std::uint64_t>(end);
+}
+
+bool FileBackend::in_range(std::uint64_t offset, std::uint64_t length) const
+{
+    return offset <= m_size && length <= m_size - offset;
+}
+
+IoStatus FileBackend::read(std::uint64_t offset, std::span<std::uint8_t> data)
+{
+    if (!in_range(offset, data.size()))
+        return IoStatus::OutOfRange;
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t count = ::pread(m_fd.get(), data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            return IoStatus::IoError; // 0 means the file shrank under us
+        done += static_cast<std::size_t>(count);
+    }
+    return IoStatus::Ok;
+}
+
+IoStatus FileBackend::write(std::uint64_t offset, std::span<const std::uint8_t> data)
+{
+    if (m_access == DiskAccess::ReadOnly)
+        return IoStatus::ReadOnly;
+    if (!in_range(offset, data.size()))
+        return IoStatus::OutOfRange;
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t count = ::pwrite(m_fd.get(), data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+        if (count < 0 && errno == EINTR)
+            continue;
+        if (count <= 0)
+            return IoStatus::IoError;
+        done += static_cast<std::size_t>(count);
+    }
+    return IoStatus::Ok;
+}
+
+IoStatus FileBackend::flush()
+{
+    if (m_access == DiskAccess::ReadOnly)
+        return IoStatus::Ok;
+    return ::fdatasync(m_fd.get()) == 0 ? IoStatus::Ok : IoStatus::IoError;
+}
+
+} // namespace stepvmm::backends
