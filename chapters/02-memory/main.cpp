@@ -111,7 +111,6 @@ static int run(const Options& options)
     if (long_mode.leaf == x86::LeafSize::Size1G && !cpuid.offers_1g_pages())
         throw UserError("this host's KVM does not offer 1 GiB guest pages (CPUID Page1GB); use --guest-pages 2m");
     guest::prepare_guest(vcpu, memory, options.guest, long_mode, params);
-    memory.set_dirty_logging(vm, high_ram, DirtyLogging::On);
 
     bool dirty_log_matches = false;
     std::uint64_t rom_writes = 0;
@@ -126,14 +125,18 @@ static int run(const Options& options)
         return true;
     };
     hooks.on_sync = [&](std::uint64_t stage) {
-        if (stage == CH02_SYNC_DIRTY_WRITTEN) {
+        if (stage >= CH02_SYNC_TOUCH_START && stage <= CH02_SYNC_WARM_TOUCH_DONE)
+            touch_marks[stage - CH02_SYNC_TOUCH_START] = Clock::now();
+        if (stage == CH02_SYNC_WARM_TOUCH_DONE) {
+            // As live migration does: start logging while the guest runs. KVM write-protects
+            // the slot, so the next write to each page is recorded.
+            memory.set_dirty_logging(vm, high_ram, DirtyLogging::On);
+        } else if (stage == CH02_SYNC_DIRTY_WRITTEN) {
             auto dirty = memory.take_dirty_pages(vm, high_ram);
             fmt::print("vmm: dirty log of slot {}: {} page(s): {:#x}\n", high_ram, dirty.size(), fmt::join(dirty, " "));
             dirty_log_matches = dirty == targets; // both in ascending address order
             fmt::print("vmm: dirty log {} the {} page(s) the guest was asked to write\n", dirty_log_matches ? "equals" : "DIFFERS FROM", targets.size());
-            memory.set_dirty_logging(vm, high_ram, DirtyLogging::Off); // logging write-protects pages: off before timing
-        } else if (stage >= CH02_SYNC_TOUCH_START && stage <= CH02_SYNC_WARM_TOUCH_DONE) {
-            touch_marks[stage - CH02_SYNC_TOUCH_START] = Clock::now();
+            memory.set_dirty_logging(vm, high_ram, DirtyLogging::Off);
         }
     };
     if (options.verbose)

@@ -15,10 +15,10 @@ enum ch02_param {
 #define CH02_MAX_DIRTY_PAGES 32u
 
 enum ch02_sync_stage {
-    CH02_SYNC_DIRTY_WRITTEN = 1, /* the guest wrote every dirty target: read the log now */
-    CH02_SYNC_TOUCH_START = 2,   /* ring 3 is about to touch the range for the first time */
-    CH02_SYNC_FIRST_TOUCH_DONE = 3,
-    CH02_SYNC_WARM_TOUCH_DONE = 4,
+    CH02_SYNC_TOUCH_START = 1,   /* ring 3 is about to touch the range for the first time */
+    CH02_SYNC_FIRST_TOUCH_DONE = 2,
+    CH02_SYNC_WARM_TOUCH_DONE = 3, /* the VMM switches dirty logging on here */
+    CH02_SYNC_DIRTY_WRITTEN = 4, /* the guest wrote every dirty target: read the log now */
 };
 
 /* What the VMM puts at the start of the ROM and what a guest write must not change. */
