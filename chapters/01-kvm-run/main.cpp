@@ -5,6 +5,7 @@
 // guest did something (here: an OUT instruction, then HLT) that KVM hands to us to emulate.
 // The steps below follow Documentation/virt/kvm/api.rst §4 in the order a VMM needs them.
 
+#include <stepvmm/app/command_line.hpp>
 #include <stepvmm/app/main_guard.hpp>
 #include <stepvmm/app/run_deadline.hpp>
 #include <stepvmm/kvm/exit_counter.hpp>
@@ -15,7 +16,6 @@
 #include <stepvmm/os/mapping.hpp>
 #include <stepvmm/os/system_error.hpp>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstring>
 #include <fmt/format.h>
@@ -63,7 +63,7 @@ static int run(const std::string& guest_path, std::chrono::seconds time_limit)
     // 5. The loop: run, look at why the guest stopped, emulate, run again.
     ExitCounter exits;
     std::string console;
-    app::RunDeadline deadline(time_limit);
+    app::RunDeadline deadline(time_limit, vcpu);
     auto start = std::chrono::steady_clock::now();
     for (;;) {
         VcpuExit exit = vcpu.run();
@@ -98,23 +98,20 @@ static int run(const std::string& guest_path, std::chrono::seconds time_limit)
     if (console.empty() || console.back() != '\n')
         fmt::print("\n");
     fmt::print("exits: {}\n", exits.summary());
-    fmt::print("time in the run loop: {:.0f} us ({:.1f} us per exit)\n", elapsed.count(), elapsed.count() / static_cast<double>(exits.total()));
+    fmt::print("time in the run loop: {:.0f} us ({:.1f} us per exit, printing included)\n", elapsed.count(), elapsed.count() / static_cast<double>(exits.total()));
     return 0;
 }
 
 int main(int argc, char** argv)
 {
     return app::run_main("ch01_kvm_run", [&] {
-        CLI::App cli { "Chapter 01: run a real-mode guest with a bare KVM_RUN loop" };
+        CLI::App cli { "Chapter 01: run a real-mode guest with a bare KVM_RUN loop", "ch01_kvm_run" };
         std::string guest = STEPVMM_DEFAULT_GUEST;
         unsigned timeout = 10;
         cli.add_option("--guest", guest, "flat real-mode binary loaded at 0x7c00")->capture_default_str();
         cli.add_option("--timeout", timeout, "seconds before a guest that does not halt is stopped")->capture_default_str();
-        try {
-            cli.parse(argc, argv);
-        } catch (const CLI::ParseError& error) {
-            return cli.exit(error);
-        }
+        if (auto status = app::parse_command_line(cli, argc, argv))
+            return *status;
         return run(guest, std::chrono::seconds(timeout));
     });
 }

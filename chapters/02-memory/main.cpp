@@ -7,6 +7,7 @@
 
 #include <ch02_memory_abi.h>
 #include <stepvmm/app/log.hpp>
+#include <stepvmm/app/command_line.hpp>
 #include <stepvmm/app/main_guard.hpp>
 #include <stepvmm/guest/guest_runner.hpp>
 #include <stepvmm/kvm/cpuid.hpp>
@@ -15,7 +16,6 @@
 #include <stepvmm/kvm/vm.hpp>
 #include <stepvmm/mem/guest_memory.hpp>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <fmt/format.h>
@@ -67,6 +67,10 @@ static int run(const Options& options)
         throw UserError("this chapter needs RAM above the hole: make --mem larger than --hole-start");
     if (options.dirty_pages == 0 || options.dirty_pages > CH02_MAX_DIRTY_PAGES)
         throw UserError(fmt::format("--dirty-pages must be 1..{}", CH02_MAX_DIRTY_PAGES));
+    // Each target sits up to 2 pages into its own stride; 4 pages per stride keeps them apart.
+    if (layout[high_ram].size / options.dirty_pages < 4 * 4096)
+        throw UserError(fmt::format("--dirty-pages {} needs at least {} of RAM above the hole", options.dirty_pages,
+            format_size(options.dirty_pages * 4ULL * 4096)));
     std::uint64_t touch_bytes = options.touch.empty() ? layout[high_ram].size : parse_size(options.touch);
     if (touch_bytes > layout[high_ram].size)
         throw UserError("--touch is larger than the RAM above the hole");
@@ -166,7 +170,7 @@ int main(int argc, char** argv)
 {
     return app::run_main("ch02_memory", [&] {
         Options options;
-        CLI::App cli { "Chapter 02: guest memory, long mode, hugepages, dirty logging, a read-only slot" };
+        CLI::App cli { "Chapter 02: guest memory, long mode, hugepages, dirty logging, a read-only slot", "ch02_memory" };
         cli.add_option("--guest", options.guest, "64-bit ELF guest")->capture_default_str();
         cli.add_option("--mem", options.mem, "guest RAM size (K, M, G)")->capture_default_str();
         cli.add_option("--hole-start", options.hole_start, "where the device hole below 4 GiB starts")->capture_default_str();
@@ -176,11 +180,8 @@ int main(int argc, char** argv)
         cli.add_option("--touch", options.touch, "bytes of high RAM the ring-3 loop touches (default: all of it; 0 skips)");
         cli.add_option("--timeout", options.timeout, "seconds before a guest that does not finish is stopped")->capture_default_str();
         cli.add_flag("--verbose", options.verbose, "trace every VM exit on stderr");
-        try {
-            cli.parse(argc, argv);
-        } catch (const CLI::ParseError& error) {
-            return cli.exit(error);
-        }
+        if (auto status = app::parse_command_line(cli, argc, argv))
+            return *status;
         if (options.verbose)
             log::set_level(log::Level::Trace);
         return run(options);

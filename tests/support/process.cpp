@@ -13,18 +13,22 @@
 
 namespace stepvmm::test {
 
-ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout)
+ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout, const std::string& input)
 {
     int out_pipe[2];
     int err_pipe[2];
-    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0)
+    int in_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0 || ::pipe2(in_pipe, O_CLOEXEC) != 0)
         throw std::runtime_error("pipe2 failed");
+    // Small inputs fit the pipe buffer: write them all now, then close for end of file.
+    if (::write(in_pipe[1], input.data(), input.size()) != static_cast<ssize_t>(input.size()))
+        throw std::runtime_error("stdin input larger than a pipe buffer");
+    ::close(in_pipe[1]);
     pid_t child = ::fork();
     if (child < 0)
         throw std::runtime_error("fork failed");
     if (child == 0) {
-        int null_fd = ::open("/dev/null", O_RDONLY);
-        ::dup2(null_fd, 0);
+        ::dup2(in_pipe[0], 0);
         ::dup2(out_pipe[1], 1);
         ::dup2(err_pipe[1], 2);
         std::vector<char*> args;
@@ -37,6 +41,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::sec
     }
     ::close(out_pipe[1]);
     ::close(err_pipe[1]);
+    ::close(in_pipe[0]);
 
     ProcessResult result;
     auto deadline = std::chrono::steady_clock::now() + timeout;

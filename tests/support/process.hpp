@@ -14,8 +14,10 @@ struct ProcessResult {
     std::string err;
 };
 
-// Runs argv[0] with argv, no stdin, and kills it after @p timeout.
-ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(120));
+// Runs argv[0] with argv, feeding @p input on stdin (then end of file), and kills it after
+// @p timeout.
+ProcessResult run_process(const std::vector<std::string>& argv, std::chrono::seconds timeout = std::chrono::seconds(120),
+    const std::string& input = "");
 
 // Path of a chapter's VMM binary, e.g. chapter_binary("ch01_kvm_run").
 std::string chapter_binary(const std::string& name);

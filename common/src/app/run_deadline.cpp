@@ -1,4 +1,5 @@
 #include <stepvmm/app/run_deadline.hpp>
+#include <stepvmm/kvm/vcpu.hpp>
 #include <stepvmm/os/system_error.hpp>
 
 #include <atomic>
@@ -8,16 +9,25 @@
 namespace stepvmm::app {
 
 static std::atomic<bool> deadline_passed { false };
+static std::atomic<kvm_run*> armed_run_area { nullptr };
 
-static void on_alarm(int) { deadline_passed.store(true); }
+static void on_alarm(int)
+{
+    deadline_passed.store(true);
+    if (kvm_run* run = armed_run_area.load())
+        run->immediate_exit = 1;
+}
 
-RunDeadline::RunDeadline(std::chrono::seconds limit)
+RunDeadline::RunDeadline(std::chrono::seconds limit, Vcpu& vcpu)
     : m_limit(limit)
 {
     deadline_passed.store(false);
+    armed_run_area.store(&vcpu.run_area());
     struct sigaction action {};
     action.sa_handler = on_alarm;
-    // No SA_RESTART: the point is that KVM_RUN returns with EINTR.
+    // SA_RESTART keeps the VMM's own blocking calls (a write to a slow pipe) from failing;
+    // KVM_RUN is never restarted, it returns -EINTR whatever the flag says.
+    action.sa_flags = SA_RESTART;
     check_syscall(::sigaction(SIGALRM, &action, nullptr), "sigaction SIGALRM");
     itimerval timer {};
     timer.it_value.tv_sec = static_cast<time_t>(limit.count());
@@ -28,6 +38,7 @@ RunDeadline::~RunDeadline()
 {
     itimerval disarmed {};
     ::setitimer(ITIMER_REAL, &disarmed, nullptr);
+    armed_run_area.store(nullptr);
 }
 
 bool RunDeadline::expired() const { return deadline_passed.load(); }

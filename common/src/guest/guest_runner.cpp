@@ -33,7 +33,9 @@ boot::LoadedImage prepare_guest(Vcpu& vcpu, const GuestMemory& memory, const std
 {
     auto image = read_whole_file(image_path, guest_image_size_limit);
     auto loaded = boot::load_elf64(memory, image, image_path.string());
-    memory.write(boot_info_address, make_boot_info(memory, loaded, params));
+    auto info = make_boot_info(memory, loaded, params);
+    info.tsc_khz = vcpu.tsc_khz().value_or(0);
+    memory.write(boot_info_address, info);
     x86::enter_long_mode(vcpu, memory, long_mode);
 
     kvm_regs registers {};
@@ -88,10 +90,15 @@ static bool handle_ucall(const Ucall& ucall, const RunHooks& hooks, RunOutcome& 
 RunOutcome run_until_done(Vcpu& vcpu, const GuestMemory& memory, const RunHooks& hooks, std::chrono::seconds time_limit)
 {
     RunOutcome outcome;
-    app::RunDeadline deadline(time_limit);
+    app::RunDeadline deadline(time_limit, vcpu);
     auto start = std::chrono::steady_clock::now();
+    auto handling_start = start;
     for (;;) {
+        auto entry = std::chrono::steady_clock::now();
+        outcome.handling += entry - handling_start;
         VcpuExit exit = vcpu.run();
+        handling_start = std::chrono::steady_clock::now();
+        outcome.in_kvm_run += handling_start - entry;
         outcome.exits.count(exit);
         if (hooks.on_exit)
             hooks.on_exit(exit);
@@ -117,6 +124,8 @@ RunOutcome run_until_done(Vcpu& vcpu, const GuestMemory& memory, const RunHooks&
         if (std::holds_alternative<InterruptedExit>(exit)) {
             if (deadline.expired())
                 fail(vcpu, fmt::format("the guest was still running after {} s; stopped it", time_limit.count()));
+            if (hooks.on_interrupted)
+                hooks.on_interrupted(outcome);
             continue;
         }
         if (std::holds_alternative<HaltExit>(exit))
@@ -124,7 +133,9 @@ RunOutcome run_until_done(Vcpu& vcpu, const GuestMemory& memory, const RunHooks&
         if (const auto* other = std::get_if<OtherExit>(&exit))
             fail(vcpu, fmt::format("unexpected exit {} ({})", exit_reason_name(other->reason), other->reason));
     }
-    outcome.elapsed = std::chrono::steady_clock::now() - start;
+    auto end = std::chrono::steady_clock::now();
+    outcome.handling += end - handling_start;
+    outcome.elapsed = end - start;
     return outcome;
 }
 

@@ -20,8 +20,11 @@ VcpuExit Vcpu::run()
     // Not checked_ioctl: EINTR is an expected outcome here (a signal for statistics or a
     // shutdown request), not something to retry behind the caller's back.
     if (::ioctl(m_fd.get(), KVM_RUN, 0) < 0) {
-        if (errno == EINTR)
+        if (errno == EINTR) {
+            // Whoever set immediate_exit has been heard; let the next KVM_RUN enter the guest.
+            run_area().immediate_exit = 0;
             return InterruptedExit {};
+        }
         throw SystemError("KVM_RUN", errno);
     }
     kvm_run& run = run_area();
@@ -91,6 +94,14 @@ std::uint64_t Vcpu::msr(std::uint32_t index) const
     if (checked_ioctl(m_fd.get(), kvm_abi::get_msrs, "KVM_GET_MSRS", &msrs) != 1)
         throw SystemError(fmt::format("KVM_GET_MSRS (msr {:#x})", index), EINVAL);
     return msrs.entries[0].data;
+}
+
+std::optional<std::uint64_t> Vcpu::tsc_khz() const
+{
+    int khz = ::ioctl(m_fd.get(), KVM_GET_TSC_KHZ, 0);
+    if (khz <= 0)
+        return std::nullopt;
+    return static_cast<std::uint64_t>(khz);
 }
 
 static std::string format_segment(const char* name, const kvm_segment& segment)

@@ -106,11 +106,16 @@ static Mapping allocate_hugetlb(std::uint64_t size, Backing backing)
     }
 }
 
+// One inaccessible page after each anonymous region: the kernel would otherwise merge two
+// adjacent regions into one mapping, and /proc/self/smaps could no longer tell them apart.
+static constexpr std::uint64_t guard_size = 4 * kib;
+
 static Mapping allocate_anonymous(std::uint64_t size, Backing backing)
 {
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
     if (backing == Backing::Anonymous4K) {
-        Mapping mapping = Mapping::map(size, PROT_READ | PROT_WRITE, flags, -1, 0, "guest RAM");
+        Mapping mapping = Mapping::map(size + guard_size, PROT_READ | PROT_WRITE, flags, -1, 0, "guest RAM");
+        mapping.turn_tail_into_guard(guard_size);
         // With THP set to "always" the kernel would use huge pages anyway; opt out so the
         // 4K case measures what it says.
         ::madvise(mapping.data(), size, MADV_NOHUGEPAGE);
@@ -118,7 +123,8 @@ static Mapping allocate_anonymous(std::uint64_t size, Backing backing)
     }
     // THP can only use a 2 MiB page where the virtual range is 2 MiB aligned: map with slack,
     // then keep an aligned window.
-    Mapping aligned = Mapping::map_aligned(size, 2 * mib, PROT_READ | PROT_WRITE, flags, "THP guest RAM");
+    Mapping aligned = Mapping::map_aligned(size + guard_size, 2 * mib, PROT_READ | PROT_WRITE, flags, "THP guest RAM");
+    aligned.turn_tail_into_guard(guard_size);
     if (::madvise(aligned.data(), size, MADV_HUGEPAGE) != 0)
         throw SystemError("madvise MADV_HUGEPAGE", errno,
             "transparent hugepages are disabled: echo madvise | sudo tee "

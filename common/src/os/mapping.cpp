@@ -41,11 +41,21 @@ Mapping::Mapping(std::uint8_t* data, std::size_t size)
 {
 }
 
+void Mapping::turn_tail_into_guard(std::size_t bytes)
+{
+    if (bytes > m_size)
+        throw SystemError("mprotect guard", EINVAL);
+    m_size -= bytes;
+    m_guard_size += bytes;
+    check_syscall(::mprotect(m_data + m_size, bytes, PROT_NONE), "mprotect guard");
+}
+
 Mapping::~Mapping() { unmap(); }
 
 Mapping::Mapping(Mapping&& other) noexcept
     : m_data(std::exchange(other.m_data, nullptr))
     , m_size(std::exchange(other.m_size, 0))
+    , m_guard_size(std::exchange(other.m_guard_size, 0))
 {
 }
 
@@ -55,6 +65,7 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept
         unmap();
         m_data = std::exchange(other.m_data, nullptr);
         m_size = std::exchange(other.m_size, 0);
+        m_guard_size = std::exchange(other.m_guard_size, 0);
     }
     return *this;
 }
@@ -62,9 +73,10 @@ Mapping& Mapping::operator=(Mapping&& other) noexcept
 void Mapping::unmap() noexcept
 {
     if (m_data)
-        ::munmap(m_data, m_size);
+        ::munmap(m_data, m_size + m_guard_size);
     m_data = nullptr;
     m_size = 0;
+    m_guard_size = 0;
 }
 
 } // namespace stepvmm

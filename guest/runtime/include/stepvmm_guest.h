@@ -52,12 +52,48 @@ static inline void outl(uint16_t port, uint32_t value)
     __asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port) : "memory");
 }
 
+static inline void outb(uint16_t port, uint8_t value)
+{
+    __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+static inline void outw(uint16_t port, uint16_t value)
+{
+    __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port) : "memory");
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t value;
+    __asm__ volatile("inb %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+    return value;
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t value;
+    __asm__ volatile("inw %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+    return value;
+}
+
+static inline void mmio_write32(uint64_t address, uint32_t value)
+{
+    *(volatile uint32_t *)(uintptr_t)address = value;
+}
+
 static inline uint64_t rdtsc(void)
 {
     uint32_t low, high;
     __asm__ volatile("rdtsc" : "=a"(low), "=d"(high));
     return ((uint64_t)high << 32) | low;
 }
+
+/* A polled 16550 UART driver (runtime/uart.c), as an early-boot kernel console would be. */
+void uart_init(uint16_t base);
+void uart_put_char(uint16_t base, char c);
+void uart_write(uint16_t base, const char *text);
+/* Returns the next received byte, or -1 if none arrives within `timeout_tsc` TSC ticks. */
+int uart_get_char(uint16_t base, uint64_t timeout_tsc);
 
 void *memset(void *destination, int value, size_t count);
 void *memcpy(void *destination, const void *source, size_t count);

@@ -37,6 +37,8 @@ using GuestParams = std::array<std::uint64_t, STEPVMM_MAX_PARAMS>;
 boot::LoadedImage prepare_guest(Vcpu& vcpu, const GuestMemory& memory, const std::filesystem::path& image_path,
     const x86::LongModeConfig& long_mode, const GuestParams& params);
 
+struct RunOutcome;
+
 /// What a chapter adds to the run loop. Each hook is optional.
 struct RunHooks {
     /// The guest reached a SYNC point (args[0] = stage); inspect the VM, then it resumes.
@@ -49,6 +51,8 @@ struct RunHooks {
     std::function<void(const VcpuExit&)> on_exit;
     /// Called for every console line the guest prints; default: print "guest: <line>".
     std::function<void(const std::string&)> on_print;
+    /// KVM_RUN was interrupted by a signal (other than the deadline); sees the run so far.
+    std::function<void(const RunOutcome&)> on_interrupted;
 };
 
 /// How a run ended.
@@ -57,6 +61,8 @@ struct RunOutcome {
     std::vector<std::pair<std::string, std::uint64_t>> reports; ///< REPORT ucalls in order
     ExitCounter exits;
     std::chrono::nanoseconds elapsed {};
+    std::chrono::nanoseconds in_kvm_run {}; ///< inside the KVM_RUN ioctl: guest time plus KVM's own work
+    std::chrono::nanoseconds handling {};   ///< in the VMM between two KVM_RUN calls: exit emulation
 
     /// The value of the first report called @p name, or std::nullopt.
     [[nodiscard]] std::optional<std::uint64_t> report(std::string_view name) const;

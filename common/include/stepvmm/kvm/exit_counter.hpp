@@ -20,7 +20,7 @@ public:
     [[nodiscard]] std::uint64_t of(std::string_view name) const;
     [[nodiscard]] const std::map<std::string, std::uint64_t, std::less<>>& counts() const { return m_counts; }
 
-    /// "KVM_EXIT_HLT=1 KVM_EXIT_IO=23 (total 24)".
+    /// "KVM_EXIT_HLT=1 KVM_EXIT_IO=22 (total 23)".
     [[nodiscard]] std::string summary() const;
 
 private:

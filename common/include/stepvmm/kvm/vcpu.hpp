@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <linux/kvm.h>
+#include <optional>
 #include <string>
 
 namespace stepvmm {
@@ -32,6 +33,9 @@ public:
     void set_msr(std::uint32_t index, std::uint64_t value);
     /// KVM_GET_MSRS for one model-specific register.
     [[nodiscard]] std::uint64_t msr(std::uint32_t index) const;
+
+    /// KVM_GET_TSC_KHZ: the guest's TSC frequency, or std::nullopt where KVM cannot say.
+    [[nodiscard]] std::optional<std::uint64_t> tsc_khz() const;
 
     /// The raw shared run area (for exits a chapter decodes itself).
     [[nodiscard]] kvm_run& run_area() const { return *reinterpret_cast<kvm_run*>(m_run_area.data()); }

@@ -10,8 +10,10 @@
 
 namespace stepvmm {
 
-/// The host page size behind guest RAM. The guest's own page tables are independent of this:
-/// KVM maps guest-physical to host memory with the larger of what both sides allow.
+/// The host page size behind guest RAM. The guest's own page tables are independent of this.
+/// With EPT/NPT, KVM maps guest-physical memory with pages as large as the host backing allows;
+/// with shadow paging (kvm_pvm) each shadow entry is also limited by the guest's own page
+/// size, so the smaller of the two wins.
 enum class Backing {
     Anonymous4K,     ///< anonymous memory with THP switched off for the range (MADV_NOHUGEPAGE)
     TransparentHuge, ///< anonymous memory, 2 MiB aligned, MADV_HUGEPAGE: huge when khugepaged/faults can
@@ -28,7 +30,8 @@ enum class Backing {
 /// The host page size a backing promises (THP promises 2 MiB only where it succeeds).
 [[nodiscard]] std::uint64_t backing_page_size(Backing backing);
 
-/// Maps @p size bytes of private host memory with the requested backing. Sizes must be a
+/// Maps @p size bytes of private host memory with the requested backing (anonymous backings
+/// are followed by a hidden guard page, see Mapping::turn_tail_into_guard). Sizes must be a
 /// multiple of the backing page size. When the hugetlb pool is too small the error says how
 /// many pages are needed and the exact command that reserves them.
 [[nodiscard]] Mapping allocate_backing(std::uint64_t size, Backing backing);

@@ -21,6 +21,10 @@ public:
     static Mapping map_aligned(std::size_t size, std::size_t alignment, int protection, int flags,
         const char* what);
 
+    /// Makes the last @p bytes inaccessible (PROT_NONE) and hides them: size() shrinks by
+    /// @p bytes, the destructor still unmaps them. A guard against overruns and VMA merging.
+    void turn_tail_into_guard(std::size_t bytes);
+
     ~Mapping();
     Mapping(Mapping&& other) noexcept;
     Mapping& operator=(Mapping&& other) noexcept;
@@ -37,6 +41,7 @@ private:
 
     std::uint8_t* m_data;
     std::size_t m_size;
+    std::size_t m_guard_size = 0; ///< inaccessible bytes after m_size, unmapped with the rest
 };
 
 } // namespace stepvmm

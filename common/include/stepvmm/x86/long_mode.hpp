@@ -1,7 +1,8 @@
 #pragma once
 /// @file
-/// Putting a vCPU straight into 64-bit long mode from the VMM, as kvmtool and Firecracker do
-/// for their 64-bit boot paths, instead of letting the guest climb from real mode.
+/// Putting a vCPU straight into 64-bit long mode from the VMM, as Firecracker and Cloud
+/// Hypervisor do for their 64-bit boot paths, instead of letting the guest climb from real
+/// mode (as kvmtool's vCPUs and a PC's firmware do).
 
 #include <stepvmm/x86/page_tables.hpp>
 

@@ -1,0 +1,52 @@
+#include <stepvmm/stats/thread_times.hpp>
+
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+#include <vector>
+
+namespace stepvmm::stats {
+
+std::optional<ThreadTimes> parse_thread_stat(const std::string& stat, long ticks_per_second)
+{
+    // Field 2 (comm) is in parentheses and may contain spaces: start after the last ')'.
+    auto close = stat.rfind(')');
+    if (close == std::string::npos || ticks_per_second <= 0)
+        return std::nullopt;
+    std::istringstream rest(stat.substr(close + 1));
+    std::vector<std::string> fields;
+    std::string field;
+    while (rest >> field)
+        fields.push_back(field);
+    // fields[0] is field 3 (state), so field N is fields[N - 3].
+    static constexpr std::size_t utime = 14 - 3, stime = 15 - 3, guest_time = 43 - 3;
+    if (fields.size() <= guest_time)
+        return std::nullopt;
+    try {
+        auto ticks = static_cast<double>(ticks_per_second);
+        double user_ticks = std::stod(fields[utime]);
+        double guest_ticks = std::stod(fields[guest_time]);
+        return ThreadTimes { (user_ticks - guest_ticks) / ticks, std::stod(fields[stime]) / ticks, guest_ticks / ticks };
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+ThreadTimes current_thread_times()
+{
+    std::ifstream file("/proc/thread-self/stat");
+    std::string contents((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    return parse_thread_stat(contents, ::sysconf(_SC_CLK_TCK)).value_or(ThreadTimes {});
+}
+
+std::string format_split(const ThreadTimes& times)
+{
+    double total = times.total();
+    if (total <= 0)
+        return "no CPU time measured (under one clock tick)";
+    return fmt::format("user {:.1f}%  system {:.1f}%  guest {:.1f}%  of {:.3f} s CPU", 100 * times.user / total,
+        100 * times.system / total, 100 * times.guest / total, total);
+}
+
+} // namespace stepvmm::stats
