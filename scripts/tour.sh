@@ -4,10 +4,17 @@ set -euo pipefail
 build=${1:?usage: tour.sh BUILD_DIR [CHAPTER_NUMBER]}
 only=${2:-}
 
+# Chapter 03 serves a scratch disk image; it waits for a typed line only on a terminal.
+disk="$build/tour-disk.img"
+truncate -s 1M "$disk"
+echo_seconds=5
+[ -t 0 ] || echo_seconds=0
+
 # Small enough for a laptop, large enough to show RAM on both sides of the device hole.
 declare -A arguments=(
     [01]=""
     [02]="--mem 1G --hole-start 512M --backing thp"
+    [03]="--disk $disk --echo-seconds $echo_seconds"
 )
 
 ran=0

@@ -8,6 +8,7 @@
 #include <stepvmm/app/command_line.hpp>
 #include <stepvmm/app/main_guard.hpp>
 #include <stepvmm/app/run_deadline.hpp>
+#include <stepvmm/app/vcpu_kick.hpp>
 #include <stepvmm/kvm/exit_counter.hpp>
 #include <stepvmm/kvm/kvm.hpp>
 #include <stepvmm/kvm/vcpu.hpp>
@@ -63,7 +64,8 @@ static int run(const std::string& guest_path, std::chrono::seconds time_limit)
     // 5. The loop: run, look at why the guest stopped, emulate, run again.
     ExitCounter exits;
     std::string console;
-    app::RunDeadline deadline(time_limit, vcpu);
+    app::ArmedVcpu armed(vcpu); // lets the alarm handler set kvm_run.immediate_exit
+    app::RunDeadline deadline(time_limit);
     auto start = std::chrono::steady_clock::now();
     for (;;) {
         VcpuExit exit = vcpu.run();

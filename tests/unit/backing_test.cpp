@@ -5,6 +5,7 @@
 #include <stepvmm/os/system_error.hpp>
 
 #include <catch2/catch.hpp>
+#include <temporary_file.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -14,32 +15,13 @@
 
 using namespace stepvmm;
 
+using stepvmm::test::TemporaryFile;
+
 namespace {
 
 constexpr std::uint64_t kib = 1024;
 constexpr std::uint64_t mib = 1024 * kib;
 constexpr std::uint64_t gib = 1024 * mib;
-
-// A file in /tmp that is removed again when the test ends.
-class TemporaryFile {
-public:
-    explicit TemporaryFile(const std::string& contents)
-    {
-        std::string pattern = "/tmp/stepvmm-smaps-XXXXXX";
-        int fd = check_syscall(::mkstemp(pattern.data()), "mkstemp");
-        ::close(fd);
-        m_path = pattern;
-        std::ofstream(m_path) << contents;
-    }
-    ~TemporaryFile() { ::unlink(m_path.c_str()); }
-    TemporaryFile(const TemporaryFile&) = delete;
-    TemporaryFile& operator=(const TemporaryFile&) = delete;
-
-    [[nodiscard]] const std::string& path() const { return m_path; }
-
-private:
-    std::string m_path;
-};
 
 // Two mappings as the kernel prints them: THP-backed anonymous memory, then a hugetlb mapping.
 // (Field lines such as "Anonymous:" start with hex digits, like the header lines do.)

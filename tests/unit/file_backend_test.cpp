@@ -5,6 +5,7 @@
 #include <stepvmm/os/system_error.hpp>
 
 #include <catch2/catch.hpp>
+#include <temporary_file.hpp>
 
 #include <cerrno>
 #include <cstdint>
@@ -21,37 +22,11 @@ using backends::DiskAccess;
 using backends::FileBackend;
 using backends::IoStatus;
 
+using stepvmm::test::TemporaryFile;
+
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
-
-// A file in /tmp with the given contents, removed when the test ends.
-class TemporaryImage {
-public:
-    explicit TemporaryImage(const Bytes& contents)
-    {
-        std::string pattern = "/tmp/stepvmm-file-backend-XXXXXX";
-        int fd = check_syscall(::mkstemp(pattern.data()), "mkstemp");
-        ::close(fd);
-        m_path = pattern;
-        std::ofstream(m_path, std::ios::binary).write(reinterpret_cast<const char*>(contents.data()), static_cast<std::streamsize>(contents.size()));
-    }
-    ~TemporaryImage() { ::unlink(m_path.c_str()); }
-    TemporaryImage(const TemporaryImage&) = delete;
-    TemporaryImage& operator=(const TemporaryImage&) = delete;
-
-    [[nodiscard]] const std::string& path() const { return m_path; }
-
-    // The file as it is on the host now, read without the backend.
-    [[nodiscard]] Bytes contents() const
-    {
-        std::ifstream file(m_path, std::ios::binary);
-        return { std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>() };
-    }
-
-private:
-    std::string m_path;
-};
 
 Bytes random_bytes(std::size_t count, std::uint32_t seed)
 {
@@ -73,20 +48,20 @@ constexpr std::uint64_t all_ones = std::numeric_limits<std::uint64_t>::max();
 
 TEST_CASE("FileBackend's size is the file's size and its access decides read_only()", "[file_backend]")
 {
-    TemporaryImage image(random_bytes(3 * 512 + 17, 1));
+    TemporaryFile image(random_bytes(3 * 512 + 17, 1));
     CHECK(FileBackend(image.path(), DiskAccess::ReadWrite).size() == 3 * 512 + 17);
     CHECK_FALSE(FileBackend(image.path(), DiskAccess::ReadWrite).read_only());
     CHECK(FileBackend(image.path(), DiskAccess::ReadOnly).size() == 3 * 512 + 17);
     CHECK(FileBackend(image.path(), DiskAccess::ReadOnly).read_only());
 
-    TemporaryImage empty(Bytes {});
+    TemporaryFile empty(Bytes {});
     CHECK(FileBackend(empty.path(), DiskAccess::ReadWrite).size() == 0);
 }
 
 TEST_CASE("FileBackend reads the file's bytes at any offset", "[file_backend]")
 {
     Bytes original = random_bytes(4096, 2);
-    TemporaryImage image(original);
+    TemporaryFile image(original);
     FileBackend backend(image.path(), DiskAccess::ReadOnly);
 
     Bytes whole(original.size());
@@ -103,7 +78,7 @@ TEST_CASE("FileBackend reads the file's bytes at any offset", "[file_backend]")
 TEST_CASE("FileBackend writes land in the file and read back", "[file_backend]")
 {
     Bytes original = random_bytes(8 * 512, 3);
-    TemporaryImage image(original);
+    TemporaryFile image(original);
     Bytes written = random_bytes(1000, 4);
     {
         FileBackend backend(image.path(), DiskAccess::ReadWrite);
@@ -126,7 +101,7 @@ TEST_CASE("FileBackend writes land in the file and read back", "[file_backend]")
 TEST_CASE("FileBackend refuses ranges outside the file with OutOfRange and does not grow it", "[file_backend]")
 {
     Bytes original = random_bytes(1024, 5);
-    TemporaryImage image(original);
+    TemporaryFile image(original);
     FileBackend backend(image.path(), DiskAccess::ReadWrite);
 
     struct Range {
@@ -149,7 +124,7 @@ TEST_CASE("FileBackend refuses ranges outside the file with OutOfRange and does 
 TEST_CASE("a read-only FileBackend refuses writes with ReadOnly and leaves the file unchanged", "[file_backend]")
 {
     Bytes original = random_bytes(2048, 6);
-    TemporaryImage image(original);
+    TemporaryFile image(original);
     FileBackend backend(image.path(), DiskAccess::ReadOnly);
 
     CHECK(backend.write(0, random_bytes(512, 7)) == IoStatus::ReadOnly);
@@ -163,7 +138,7 @@ TEST_CASE("a read-only FileBackend refuses writes with ReadOnly and leaves the f
 
 TEST_CASE("FileBackend::flush of a read-write image succeeds", "[file_backend]")
 {
-    TemporaryImage image(random_bytes(512, 8));
+    TemporaryFile image(random_bytes(512, 8));
     FileBackend backend(image.path(), DiskAccess::ReadWrite);
     CHECK(backend.flush() == IoStatus::Ok);
     CHECK(backend.write(0, Bytes { 1, 2 }) == IoStatus::Ok);

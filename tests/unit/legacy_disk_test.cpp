@@ -8,6 +8,7 @@
 #include <stepvmm/os/system_error.hpp>
 
 #include <catch2/catch.hpp>
+#include <temporary_file.hpp>
 
 #include <array>
 #include <cstdint>
@@ -24,6 +25,8 @@ using namespace stepvmm;
 using backends::DiskAccess;
 using backends::IoStatus;
 using devices::LegacyDisk;
+
+using stepvmm::test::TemporaryFile;
 
 namespace {
 
@@ -238,32 +241,6 @@ std::string ata_string(const std::array<std::uint16_t, 256>& words, std::size_t 
     }
     return text;
 }
-
-// A disk image in /tmp, removed when the test ends.
-class TemporaryImage {
-public:
-    explicit TemporaryImage(const std::vector<std::uint8_t>& contents)
-    {
-        std::string pattern = "/tmp/stepvmm-legacy-disk-XXXXXX";
-        int fd = check_syscall(::mkstemp(pattern.data()), "mkstemp");
-        ::close(fd);
-        m_path = pattern;
-        std::ofstream(m_path, std::ios::binary).write(reinterpret_cast<const char*>(contents.data()), static_cast<std::streamsize>(contents.size()));
-    }
-    ~TemporaryImage() { ::unlink(m_path.c_str()); }
-    TemporaryImage(const TemporaryImage&) = delete;
-    TemporaryImage& operator=(const TemporaryImage&) = delete;
-
-    [[nodiscard]] const std::string& path() const { return m_path; }
-    [[nodiscard]] std::vector<std::uint8_t> contents() const
-    {
-        std::ifstream file(m_path, std::ios::binary);
-        return { std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>() };
-    }
-
-private:
-    std::string m_path;
-};
 
 std::vector<std::uint8_t> random_bytes(std::size_t count, std::uint32_t seed)
 {
@@ -945,7 +922,7 @@ TEST_CASE("a hostile guest cannot crash the disk or make it touch bytes outside 
 TEST_CASE("READ SECTORS returns the bytes of a disk image file", "[legacy_disk][file_backend]")
 {
     auto image_bytes = random_bytes(6 * sector + 100, 1);
-    TemporaryImage image(image_bytes);
+    TemporaryFile image(image_bytes);
     backends::FileBackend file(image.path(), DiskAccess::ReadWrite);
     io::UnconnectedLine line;
     LegacyDisk disk("disk", file, line);
@@ -963,7 +940,7 @@ TEST_CASE("READ SECTORS returns the bytes of a disk image file", "[legacy_disk][
 TEST_CASE("WRITE SECTORS changes exactly the addressed bytes of the image file", "[legacy_disk][file_backend]")
 {
     auto original = random_bytes(6 * sector + 100, 2);
-    TemporaryImage image(original);
+    TemporaryFile image(original);
     {
         backends::FileBackend file(image.path(), DiskAccess::ReadWrite);
         io::UnconnectedLine line;
@@ -996,7 +973,7 @@ TEST_CASE("WRITE SECTORS changes exactly the addressed bytes of the image file",
 TEST_CASE("WRITE SECTORS to a read-only image file aborts and leaves the file unchanged", "[legacy_disk][file_backend]")
 {
     auto original = random_bytes(4 * sector, 3);
-    TemporaryImage image(original);
+    TemporaryFile image(original);
     backends::FileBackend file(image.path(), DiskAccess::ReadOnly);
     io::UnconnectedLine line;
     LegacyDisk disk("disk", file, line);

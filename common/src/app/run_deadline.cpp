@@ -1,5 +1,5 @@
 #include <stepvmm/app/run_deadline.hpp>
-#include <stepvmm/kvm/vcpu.hpp>
+#include <stepvmm/app/vcpu_kick.hpp>
 #include <stepvmm/os/system_error.hpp>
 
 #include <atomic>
@@ -9,20 +9,17 @@
 namespace stepvmm::app {
 
 static std::atomic<bool> deadline_passed { false };
-static std::atomic<kvm_run*> armed_run_area { nullptr };
 
 static void on_alarm(int)
 {
     deadline_passed.store(true);
-    if (kvm_run* run = armed_run_area.load())
-        run->immediate_exit = 1;
+    kick_vcpu_from_signal_handler();
 }
 
-RunDeadline::RunDeadline(std::chrono::seconds limit, Vcpu& vcpu)
+RunDeadline::RunDeadline(std::chrono::seconds limit)
     : m_limit(limit)
 {
     deadline_passed.store(false);
-    armed_run_area.store(&vcpu.run_area());
     struct sigaction action {};
     action.sa_handler = on_alarm;
     // SA_RESTART keeps the VMM's own blocking calls (a write to a slow pipe) from failing;
@@ -38,7 +35,6 @@ RunDeadline::~RunDeadline()
 {
     itimerval disarmed {};
     ::setitimer(ITIMER_REAL, &disarmed, nullptr);
-    armed_run_area.store(nullptr);
 }
 
 bool RunDeadline::expired() const { return deadline_passed.load(); }

@@ -1,4 +1,5 @@
 #include <stepvmm/app/signal_flag.hpp>
+#include <stepvmm/app/vcpu_kick.hpp>
 #include <stepvmm/os/system_error.hpp>
 
 #include <atomic>
@@ -8,7 +9,11 @@ namespace stepvmm::app {
 // Indexed by signal number; only async-signal-safe lock-free atomics are touched in handlers.
 static std::atomic<bool> raised[NSIG];
 
-static void on_signal(int signal_number) { raised[signal_number].store(true); }
+static void on_signal(int signal_number)
+{
+    raised[signal_number].store(true);
+    kick_vcpu_from_signal_handler();
+}
 
 SignalFlag::SignalFlag(int signal_number)
     : m_signal_number(signal_number)

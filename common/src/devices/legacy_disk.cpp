@@ -43,9 +43,6 @@ constexpr std::uint8_t command_identify_device = 0xec;
 
 constexpr std::size_t words_per_sector = LegacyDisk::sector_size / 2;
 
-// What a bus with nothing driving it reads as.
-constexpr std::uint8_t floating_bus = 0xff;
-
 // ATA strings put the first character of each pair in the high byte of a word, so a
 // little-endian reader sees every pair swapped; unused characters are spaces
 // (ATA/ATAPI-6 §8, IDENTIFY DEVICE: serial number, firmware revision, model number).
@@ -109,10 +106,8 @@ void LegacyDisk::read(std::uint64_t offset, std::span<std::uint8_t> data)
         read_data(data);
         return;
     }
-    // Only DATA is 16 bits wide. A wider access to the 8-bit registers reaches consecutive
-    // registers, as a PC splits it into byte cycles; bytes past the window float.
-    for (std::size_t index = 0; index < data.size(); ++index)
-        data[index] = offset < register_count && index < register_count - offset ? read_register(offset + index) : floating_bus;
+    // Only DATA is 16 bits wide; the other registers are 8-bit.
+    io::read_byte_registers(offset, data, register_count, [this](std::uint64_t index) { return read_register(index); });
 }
 
 void LegacyDisk::write(std::uint64_t offset, std::span<const std::uint8_t> data)
@@ -121,10 +116,7 @@ void LegacyDisk::write(std::uint64_t offset, std::span<const std::uint8_t> data)
         write_data(data);
         return;
     }
-    for (std::size_t index = 0; index < data.size(); ++index) {
-        if (offset < register_count && index < register_count - offset)
-            write_register(offset + index, data[index]);
-    }
+    io::write_byte_registers(offset, data, register_count, [this](std::uint64_t index, std::uint8_t value) { write_register(index, value); });
 }
 
 std::uint8_t LegacyDisk::read_register(std::uint64_t offset)
@@ -152,7 +144,7 @@ std::uint8_t LegacyDisk::read_register(std::uint64_t offset)
         lower_interrupt();
         return m_status;
     default:
-        return floating_bus; // offset 0 (DATA) never gets here
+        return io::floating_bus; // offset 0 (DATA) never gets here
     }
 }
 
@@ -192,7 +184,7 @@ void LegacyDisk::read_data(std::span<std::uint8_t> data)
     bool device_to_guest = m_transfer == Transfer::ReadSectors || m_transfer == Transfer::Identify;
     if (data.size() != 2 || !device_to_guest || device_1_selected()) {
         ++m_statistics.protocol_errors;
-        std::fill(data.begin(), data.end(), floating_bus);
+        std::fill(data.begin(), data.end(), io::floating_bus);
         return;
     }
     // The DATA register holds one little-endian word of the sector.

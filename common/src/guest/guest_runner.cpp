@@ -1,4 +1,5 @@
 #include <stepvmm/app/run_deadline.hpp>
+#include <stepvmm/app/vcpu_kick.hpp>
 #include <stepvmm/guest/guest_runner.hpp>
 #include <stepvmm/kvm/vcpu.hpp>
 #include <stepvmm/mem/guest_memory.hpp>
@@ -90,7 +91,8 @@ static bool handle_ucall(const Ucall& ucall, const RunHooks& hooks, RunOutcome& 
 RunOutcome run_until_done(Vcpu& vcpu, const GuestMemory& memory, const RunHooks& hooks, std::chrono::seconds time_limit)
 {
     RunOutcome outcome;
-    app::RunDeadline deadline(time_limit, vcpu);
+    app::ArmedVcpu armed(vcpu);
+    app::RunDeadline deadline(time_limit);
     auto start = std::chrono::steady_clock::now();
     auto handling_start = start;
     for (;;) {

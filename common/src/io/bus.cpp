@@ -45,7 +45,7 @@ void Bus::access(AccessDirection direction, std::uint64_t address, std::span<std
             while (unclaimed_bytes < data.size() && !find(address + unclaimed_bytes))
                 ++unclaimed_bytes;
             if (direction == AccessDirection::Read) {
-                std::memset(data.data(), 0xff, unclaimed_bytes);
+                std::memset(data.data(), floating_bus, unclaimed_bytes);
                 ++m_unclaimed.reads;
             } else {
                 ++m_unclaimed.writes;

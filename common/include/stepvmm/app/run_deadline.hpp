@@ -2,23 +2,18 @@
 /// @file
 /// A wall-clock limit for a guest run. A guest spinning without exits never returns from
 /// KVM_RUN; a timer signal makes KVM_RUN return -EINTR (api.rst §4.10), and the loop then
-/// sees that the deadline has passed. The handler also sets kvm_run.immediate_exit
-/// (api.rst §5, KVM_CAP_IMMEDIATE_EXIT): if the signal lands while the VMM is between two
-/// KVM_RUN calls, the next call returns -EINTR at once instead of entering a guest that may
-/// never exit again.
+/// sees that the deadline has passed. The handler also kicks the armed vCPU (vcpu_kick.hpp):
+/// if the signal lands while the VMM is between two KVM_RUN calls, the next call returns
+/// -EINTR at once instead of entering a guest that may never exit again.
 
 #include <chrono>
-
-namespace stepvmm {
-class Vcpu;
-}
 
 namespace stepvmm::app {
 
 /// Arms a one-shot SIGALRM for the process while alive. One instance at a time.
 class RunDeadline {
 public:
-    RunDeadline(std::chrono::seconds limit, Vcpu& vcpu);
+    explicit RunDeadline(std::chrono::seconds limit);
     ~RunDeadline();
     RunDeadline(const RunDeadline&) = delete;
     RunDeadline& operator=(const RunDeadline&) = delete;

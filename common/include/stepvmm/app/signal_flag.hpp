@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// A signal that asks the run loop to do something (print statistics on SIGUSR1) without
-/// doing it inside the handler: the handler sets a flag, KVM_RUN returns -EINTR, and the loop
-/// acts on the flag in normal context.
+/// doing it inside the handler: the handler sets a flag and kicks the armed vCPU
+/// (vcpu_kick.hpp), KVM_RUN returns -EINTR, and the loop acts on the flag in normal context.
 
 #include <csignal>
 

@@ -25,8 +25,33 @@ public:
     virtual void write(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
 };
 
+/// What an undriven bus reads as: the data lines float high.
+inline constexpr std::uint8_t floating_bus = 0xff;
+
+/// For devices with 8-bit registers: a wider access reaches consecutive registers, as a PC
+/// splits it into byte cycles. Bytes past the last register read as a floating bus.
+template<typename ReadRegister>
+void read_byte_registers(std::uint64_t offset, std::span<std::uint8_t> data, std::uint64_t register_count,
+    ReadRegister&& read_register)
+{
+    for (std::size_t index = 0; index < data.size(); ++index)
+        data[index] = offset < register_count && index < register_count - offset ? read_register(offset + index) : floating_bus;
+}
+
+/// The write side of read_byte_registers(): bytes past the last register are dropped.
+template<typename WriteRegister>
+void write_byte_registers(std::uint64_t offset, std::span<const std::uint8_t> data, std::uint64_t register_count,
+    WriteRegister&& write_register)
+{
+    for (std::size_t index = 0; index < data.size(); ++index) {
+        if (offset < register_count && index < register_count - offset)
+            write_register(offset + index, data[index]);
+    }
+}
+
 /// An interrupt output: a device raises or lowers it; what it is wired to (nothing, a
-/// KVM_IRQ_LINE, an irqfd) is the machine's business (chapter 04).
+/// KVM_IRQ_LINE, an irqfd) is the machine's business (chapter 04). Devices may set the same
+/// level twice; implementations must accept that.
 class InterruptLine {
 public:
     virtual ~InterruptLine() = default;
