@@ -19,6 +19,7 @@ PACKAGES=(
     doxygen
     graphviz
     util-linux
+    bsdutils
     python3-sphinx
     python3-breathe
     python3-sphinx-rtd-theme
