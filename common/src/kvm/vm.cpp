@@ -1,3 +1,5 @@
+#include <stepvmm/kvm/flex_array_ioctls.hpp>
+#include <stepvmm/kvm/gsi_routing.hpp>
 #include <stepvmm/kvm/kvm.hpp>
 #include <stepvmm/kvm/vcpu.hpp>
 #include <stepvmm/kvm/vm.hpp>
@@ -53,6 +55,80 @@ Vcpu Vm::create_vcpu(unsigned id)
 int Vm::check_extension(long capability) const
 {
     return STEPVMM_IOCTL(m_fd.get(), KVM_CHECK_EXTENSION, capability);
+}
+
+void Vm::create_irqchip() { STEPVMM_IOCTL(m_fd.get(), KVM_CREATE_IRQCHIP, 0UL); }
+
+void Vm::create_pit()
+{
+    kvm_pit_config config {};
+    // Without this flag the PIT also claims port 0x61 (speaker) reads as a dummy; with it,
+    // the PIT is the plain 8254 a PC has (api.rst §4.71).
+    config.flags = KVM_PIT_SPEAKER_DUMMY;
+    STEPVMM_IOCTL(m_fd.get(), KVM_CREATE_PIT2, &config);
+}
+
+void Vm::set_irq_line(std::uint32_t gsi, bool level)
+{
+    kvm_irq_level line {};
+    line.irq = gsi;
+    line.level = level ? 1 : 0;
+    STEPVMM_IOCTL(m_fd.get(), KVM_IRQ_LINE, &line);
+}
+
+static kvm_irqfd make_irqfd(int event_fd, std::uint32_t gsi, std::uint32_t flags)
+{
+    kvm_irqfd irqfd {};
+    irqfd.fd = static_cast<std::uint32_t>(event_fd);
+    irqfd.gsi = gsi;
+    irqfd.flags = flags;
+    return irqfd;
+}
+
+void Vm::assign_irqfd(int event_fd, std::uint32_t gsi)
+{
+    auto irqfd = make_irqfd(event_fd, gsi, 0);
+    STEPVMM_IOCTL(m_fd.get(), KVM_IRQFD, &irqfd);
+}
+
+void Vm::unassign_irqfd(int event_fd, std::uint32_t gsi)
+{
+    auto irqfd = make_irqfd(event_fd, gsi, KVM_IRQFD_FLAG_DEASSIGN);
+    STEPVMM_IOCTL(m_fd.get(), KVM_IRQFD, &irqfd);
+}
+
+static kvm_ioeventfd make_ioeventfd(int event_fd, const IoEventFdMatch& match, std::uint32_t extra_flags)
+{
+    kvm_ioeventfd ioeventfd {};
+    ioeventfd.fd = event_fd;
+    ioeventfd.addr = match.address;
+    ioeventfd.len = match.length;
+    ioeventfd.flags = extra_flags;
+    if (match.space == IoSpace::Pio)
+        ioeventfd.flags |= KVM_IOEVENTFD_FLAG_PIO;
+    if (match.datamatch) {
+        ioeventfd.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+        ioeventfd.datamatch = *match.datamatch;
+    }
+    return ioeventfd;
+}
+
+void Vm::assign_ioeventfd(int event_fd, const IoEventFdMatch& match)
+{
+    auto ioeventfd = make_ioeventfd(event_fd, match, 0);
+    STEPVMM_IOCTL(m_fd.get(), KVM_IOEVENTFD, &ioeventfd);
+}
+
+void Vm::unassign_ioeventfd(int event_fd, const IoEventFdMatch& match)
+{
+    auto ioeventfd = make_ioeventfd(event_fd, match, KVM_IOEVENTFD_FLAG_DEASSIGN);
+    STEPVMM_IOCTL(m_fd.get(), KVM_IOEVENTFD, &ioeventfd);
+}
+
+void Vm::set_gsi_routing(const GsiRoutingTable& table)
+{
+    auto buffer = table.to_kvm_buffer();
+    checked_ioctl(m_fd.get(), kvm_abi::set_gsi_routing, "KVM_SET_GSI_ROUTING", buffer.data());
 }
 
 std::vector<std::uint64_t> dirty_pages_from_bitmap(

@@ -57,6 +57,13 @@ static inline void outb(uint16_t port, uint8_t value)
     __asm__ volatile("outb %0, %1" : : "a"(value), "Nd"(port) : "memory");
 }
 
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t value;
+    __asm__ volatile("inl %1, %0" : "=a"(value) : "Nd"(port) : "memory");
+    return value;
+}
+
 static inline void outw(uint16_t port, uint16_t value)
 {
     __asm__ volatile("outw %0, %1" : : "a"(value), "Nd"(port) : "memory");
@@ -94,6 +101,25 @@ void uart_put_char(uint16_t base, char c);
 void uart_write(uint16_t base, const char *text);
 /* Returns the next received byte, or -1 if none arrives within `timeout_tsc` TSC ticks. */
 int uart_get_char(uint16_t base, uint64_t timeout_tsc);
+
+/* Interrupts (runtime/interrupts.c, interrupt_entry.S): vectors 0-31 are exceptions (they
+ * end the run with the vector and the frame), 32-47 are free for the PICs. Handlers run in
+ * ring 0 with interrupts off and must acknowledge their interrupt controller themselves. */
+typedef void (*interrupt_handler)(uint8_t vector);
+void interrupts_init(void);
+void set_interrupt_handler(uint8_t vector, interrupt_handler handler);
+void pic_init(uint8_t master_vector, uint8_t slave_vector);
+void pic_unmask(uint8_t irq);
+void pic_mask(uint8_t irq);
+void pic_end_of_interrupt(uint8_t irq);
+void pit_start_periodic(uint32_t hertz);
+
+/* Sleeps until an interrupt has been handled. STI's one-instruction shadow makes "STI; HLT"
+ * atomic: an interrupt pending at STI wakes the HLT instead of slipping in before it. */
+static inline void wait_for_interrupt(void)
+{
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+}
 
 void *memset(void *destination, int value, size_t count);
 void *memcpy(void *destination, const void *source, size_t count);

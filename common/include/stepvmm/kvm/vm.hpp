@@ -5,6 +5,7 @@
 #include <stepvmm/os/unique_fd.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace stepvmm {
@@ -23,6 +24,22 @@ enum class DirtyLogging {
     Off,
     On,
 };
+
+/// The address space an ioeventfd listens in.
+enum class IoSpace {
+    Pio,  ///< guest OUT to a port
+    Mmio, ///< guest store to a guest-physical address
+};
+
+/// What a guest write must carry to trigger an ioeventfd (KVM_IOEVENTFD_FLAG_DATAMATCH).
+struct IoEventFdMatch {
+    IoSpace space;
+    std::uint64_t address;
+    std::uint32_t length;                   ///< 1, 2, 4 or 8 bytes (0: any length, MMIO only)
+    std::optional<std::uint64_t> datamatch; ///< only this value triggers; std::nullopt: any value
+};
+
+class GsiRoutingTable;
 
 /// One guest-physical range backed by host memory.
 struct MemorySlot {
@@ -53,6 +70,30 @@ public:
 
     /// KVM_CHECK_EXTENSION on the VM fd (some capabilities are per VM).
     [[nodiscard]] int check_extension(long capability) const;
+
+    /// KVM_CREATE_IRQCHIP: an in-kernel PC interrupt controller set — two 8259 PICs, an
+    /// IOAPIC, and a local APIC per vCPU — with the default routing of GSI 0-15 to the PICs
+    /// and GSI 0-23 to the IOAPIC (api.rst §4.24). Call before creating vCPUs.
+    void create_irqchip();
+
+    /// KVM_CREATE_PIT2: an in-kernel 8254 timer on ports 0x40-0x43 driving GSI 0 (§4.71).
+    void create_pit();
+
+    /// KVM_IRQ_LINE: sets the level of an interrupt line from the VMM (§4.25).
+    void set_irq_line(std::uint32_t gsi, bool level);
+
+    /// KVM_IRQFD: a write to @p event_fd injects an edge on @p gsi without a VMM round trip
+    /// (§4.75). The fd stays owned by the caller; unassign before closing it.
+    void assign_irqfd(int event_fd, std::uint32_t gsi);
+    void unassign_irqfd(int event_fd, std::uint32_t gsi);
+
+    /// KVM_IOEVENTFD: a matching guest write signals @p event_fd inside KVM and resumes the
+    /// guest at once, instead of exiting to the VMM (§4.59).
+    void assign_ioeventfd(int event_fd, const IoEventFdMatch& match);
+    void unassign_ioeventfd(int event_fd, const IoEventFdMatch& match);
+
+    /// KVM_SET_GSI_ROUTING: replaces the whole routing table (§4.52).
+    void set_gsi_routing(const GsiRoutingTable& table);
 
 private:
     UniqueFd m_fd;
