@@ -4,32 +4,38 @@ set -euo pipefail
 build=${1:?usage: tour.sh BUILD_DIR [CHAPTER_NUMBER]}
 only=${2:-}
 
-# Chapter 03 serves a scratch disk image; it waits for a typed line only on a terminal.
+# Chapter 03 serves a scratch disk image; chapters wait for a typed line only on a terminal.
 disk="$build/tour-disk.img"
 truncate -s 1M "$disk"
 echo_seconds=5
 [ -t 0 ] || echo_seconds=0
 
-# Small enough for a laptop, large enough to show RAM on both sides of the device hole.
-declare -A arguments=(
-    [01]=""
-    [02]="--mem 1G --hole-start 512M --backing thp"
-    [03]="--disk $disk --echo-seconds $echo_seconds"
+# One line per run: "<chapter number> <arguments>". Sizes fit a laptop; chapter 02 shows RAM
+# on both sides of the device hole; chapter 04 shows the same device three ways.
+runs=(
+    "01"
+    "02 --mem 1G --hole-start 512M --backing thp"
+    "03 --disk $disk --echo-seconds $echo_seconds"
+    "04 --mode exit --echo-seconds $echo_seconds"
+    "04 --mode ioeventfd"
+    "04 --mode batched"
 )
 
 ran=0
-for directory in chapters/[0-9][0-9]-*/; do
-    name=$(basename "$directory")
-    number=${name%%-*}
+for run in "${runs[@]}"; do
+    read -r number arguments <<<"$run"
     if [ -n "$only" ] && [ "$((10#$number))" != "$((10#$only))" ]; then
         continue
     fi
+    directory=$(ls -d chapters/"$number"-*/ 2>/dev/null | head -n 1)
+    [ -n "$directory" ] || continue
+    name=$(basename "$directory")
     binary="$build/chapters/ch$(echo "$name" | tr - _)"
     echo
     echo "================ chapter $name ================"
-    echo "\$ $binary ${arguments[$number]:-}"
+    echo "\$ $binary $arguments"
     # shellcheck disable=SC2086  # the arguments are meant to split into words
-    "$binary" ${arguments[$number]:-}
+    "$binary" $arguments
     ran=$((ran + 1))
 done
 if [ "$ran" -eq 0 ]; then
