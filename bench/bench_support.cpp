@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 #include <csignal>
+#include <cctype>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -62,7 +63,7 @@ ProcessResult run_process(const std::vector<std::string>& argv)
     return result;
 }
 
-static std::vector<std::string_view> split_lines(std::string_view text)
+std::vector<std::string_view> split_lines(std::string_view text)
 {
     std::vector<std::string_view> lines;
     while (!text.empty()) {
@@ -86,21 +87,33 @@ std::string failure_line(const ProcessResult& result)
     return fmt::format("exit status {} without output", result.exit_status);
 }
 
-// The number that follows @p key in @p line ("Rss 524288 kB" -> 524288), if any.
-template<typename Number>
-static std::optional<Number> number_after(std::string_view line, std::string_view key)
+std::optional<double> number_before(std::string_view line, std::string_view key)
 {
     std::size_t at = line.find(key);
     if (at == std::string_view::npos)
         return std::nullopt;
-    std::string_view rest = line.substr(at + key.size());
-    while (!rest.empty() && rest.front() == ' ')
-        rest.remove_prefix(1);
-    Number value {};
-    auto [end, error] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
-    if (error != std::errc {})
+    std::string_view before = line.substr(0, at);
+    while (!before.empty() && before.back() == ' ')
+        before.remove_suffix(1);
+    std::size_t start = before.size();
+    while (start > 0 && (std::isdigit(static_cast<unsigned char>(before[start - 1])) || before[start - 1] == '.' || before[start - 1] == '-'))
+        --start;
+    return number_after<double>(before.substr(start), "");
+}
+
+std::string load_average()
+{
+    std::string first_word = "?";
+    if (std::ifstream loadavg("/proc/loadavg"); loadavg)
+        loadavg >> first_word;
+    return first_word;
+}
+
+std::optional<std::string> kvm_unusable_reason()
+{
+    if (::access("/dev/kvm", R_OK | W_OK) == 0)
         return std::nullopt;
-    return value;
+    return fmt::format("/dev/kvm is not usable ({})", std::strerror(errno));
 }
 
 std::optional<Ch02Summary> parse_ch02_summary(std::string_view output)
@@ -142,6 +155,79 @@ std::optional<Ch02Summary> parse_ch02_summary(std::string_view output)
     return summary;
 }
 
+// "  disk writes:   256 sectors,   67587 disk exits = 264.01 exits/sector, 114 sectors/s"
+static std::optional<Ch03Summary::DiskPhase> parse_disk_phase(std::string_view line)
+{
+    auto sectors = number_after<std::uint64_t>(line, ":");
+    auto exits = number_after<std::uint64_t>(line, "sectors,");
+    auto rate = number_before(line, "sectors/s");
+    if (!sectors || !exits || !rate)
+        return std::nullopt;
+    return Ch03Summary::DiskPhase { *sectors, *exits, *rate };
+}
+
+std::optional<Ch03Summary> parse_ch03_summary(std::string_view output)
+{
+    // The lines this reads, as chapters/03-io-exits/main.cpp and common/src/stats/exit_report.cpp
+    // print them:
+    //   KVM: kvm_pvm: ...
+    //   summary
+    //     disk writes:   256 sectors,   67587 disk exits = 264.01 exits/sector, 114 sectors/s
+    //     disk reads:    256 sectors,   67584 disk exits = 264.00 exits/sector, 108 sectors/s
+    //     one PIO exit (out to port 0x80):          37.84 us round trip
+    //     one MMIO exit (write to 0xfe000000):     40.39 us round trip
+    //   exit profile
+    //     time in KVM_RUN:     6156860 us   (guest + KVM, 35.07 us per exit)
+    //     time in the VMM:       36190 us   (exit handling, 0.21 us per exit)
+    //     vCPU thread CPU:  user 15.4%  system 49.8%  guest 34.8%  of 6.170 s CPU
+    // (or "vCPU thread CPU:  no CPU time measured (under one clock tick)").
+    Ch03Summary summary;
+    std::optional<Ch03Summary::DiskPhase> writes, reads;
+    std::optional<double> pio, mmio, in_kvm_run, in_vmm;
+    bool cpu_line = false;
+    bool in_summary = false;
+    for (std::string_view line : split_lines(output)) {
+        std::size_t indent = std::min(line.find_first_not_of(' '), line.size());
+        std::string_view text = line.substr(indent);
+        if (indent == 0 && text.starts_with("KVM: ") && summary.kvm.empty())
+            summary.kvm = std::string(text.substr(5));
+        else if (indent == 0 && text == "summary")
+            in_summary = true;
+        if (!in_summary)
+            continue;
+        if (text.starts_with("disk writes:"))
+            writes = parse_disk_phase(text);
+        else if (text.starts_with("disk reads:"))
+            reads = parse_disk_phase(text);
+        else if (text.starts_with("one PIO exit"))
+            pio = number_before(text, "us round trip");
+        else if (text.starts_with("one MMIO exit"))
+            mmio = number_before(text, "us round trip");
+        else if (text.starts_with("time in KVM_RUN:"))
+            in_kvm_run = number_before(text, "us per exit");
+        else if (text.starts_with("time in the VMM:"))
+            in_vmm = number_before(text, "us per exit");
+        else if (text.starts_with("vCPU thread CPU:")) {
+            cpu_line = true;
+            auto user = number_after<double>(text, " user ");
+            auto system = number_after<double>(text, " system ");
+            auto guest = number_after<double>(text, " guest ");
+            auto seconds = number_after<double>(text, " of ");
+            if (user && system && guest && seconds)
+                summary.cpu = Ch03Summary::CpuSplit { *user, *system, *guest, *seconds };
+        }
+    }
+    if (!writes || !reads || !pio || !mmio || !in_kvm_run || !in_vmm || !cpu_line)
+        return std::nullopt;
+    summary.writes = *writes;
+    summary.reads = *reads;
+    summary.pio_exit_us = *pio;
+    summary.mmio_exit_us = *mmio;
+    summary.kvm_run_us_per_exit = *in_kvm_run;
+    summary.vmm_us_per_exit = *in_vmm;
+    return summary;
+}
+
 double median(std::vector<double> values)
 {
     if (values.empty())
@@ -151,27 +237,63 @@ double median(std::vector<double> values)
     return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
-// What the signal handler needs to put a pool back, prepared before it can run: a handler may
-// only call async-signal-safe functions (signal-safety(7)), so no formatting in there.
-struct PendingRestore {
-    char path[128];
+// What the signal handler must undo before the process dies, prepared in advance: a handler
+// may only call async-signal-safe functions (signal-safety(7)), so no formatting in there.
+// One handler serves every cleanup (a hugetlb pool to put back, a scratch file to remove).
+struct PendingCleanup {
+    enum class Kind { WriteValue, Unlink };
+    Kind kind;
+    char path[256];
     char value[24];
     std::size_t value_length;
     volatile std::sig_atomic_t armed;
 };
-static PendingRestore pending_restore;
+static std::array<PendingCleanup, 4> pending_cleanups;
 
-extern "C" void restore_pool_and_reraise(int signal_number)
+extern "C" void clean_up_and_reraise(int signal_number)
 {
-    if (pending_restore.armed) {
-        int fd = ::open(pending_restore.path, O_WRONLY | O_CLOEXEC);
+    for (PendingCleanup& cleanup : pending_cleanups) {
+        if (!cleanup.armed)
+            continue;
+        if (cleanup.kind == PendingCleanup::Kind::Unlink) {
+            ::unlink(cleanup.path);
+            continue;
+        }
+        int fd = ::open(cleanup.path, O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
-            [[maybe_unused]] ssize_t written = ::write(fd, pending_restore.value, pending_restore.value_length);
+            [[maybe_unused]] ssize_t written = ::write(fd, cleanup.value, cleanup.value_length);
             ::close(fd);
         }
     }
     ::signal(signal_number, SIG_DFL);
     ::raise(signal_number);
+}
+
+// Prepares a cleanup for the signal handler and installs it; returns the slot to disarm.
+static int arm_cleanup(PendingCleanup::Kind kind, const std::string& path, std::string_view value)
+{
+    auto free_slot = std::find_if(pending_cleanups.begin(), pending_cleanups.end(), [](const PendingCleanup& cleanup) { return !cleanup.armed; });
+    if (free_slot == pending_cleanups.end())
+        throw UserError("too many cleanups pending at once");
+    if (path.size() >= sizeof(free_slot->path) || value.size() > sizeof(free_slot->value))
+        throw UserError(fmt::format("path or value too long for the signal handler: {}", path));
+    free_slot->kind = kind;
+    std::memcpy(free_slot->path, path.c_str(), path.size() + 1);
+    std::copy(value.begin(), value.end(), free_slot->value); // value.data() may be null when empty
+    free_slot->value_length = value.size();
+    struct sigaction action {};
+    action.sa_handler = clean_up_and_reraise;
+    for (int signal_number : { SIGINT, SIGTERM, SIGHUP })
+        ::sigaction(signal_number, &action, nullptr);
+    free_slot->armed = 1; // last: the handler sees a complete slot or none
+    return static_cast<int>(free_slot - pending_cleanups.begin());
+}
+
+static void disarm_cleanup(int& slot)
+{
+    if (slot >= 0)
+        pending_cleanups[static_cast<std::size_t>(slot)].armed = 0;
+    slot = -1;
 }
 
 static std::uint64_t read_pool_number(const std::string& path)
@@ -202,19 +324,9 @@ HugetlbReservation::HugetlbReservation(Backing backing, std::uint64_t pages)
     std::uint64_t original = read_pool_number(m_path);
     std::uint64_t wanted = original + (pages - free_pages);
 
-    if (m_path.size() >= sizeof(pending_restore.path))
-        throw UserError(fmt::format("path too long: {}", m_path));
-    std::memcpy(pending_restore.path, m_path.c_str(), m_path.size() + 1);
-    auto [end, error] = std::to_chars(pending_restore.value, pending_restore.value + sizeof(pending_restore.value), original);
-    pending_restore.value_length = static_cast<std::size_t>(end - pending_restore.value);
-    struct sigaction action {};
-    action.sa_handler = restore_pool_and_reraise;
-    for (int signal_number : { SIGINT, SIGTERM, SIGHUP })
-        ::sigaction(signal_number, &action, nullptr);
-
     try {
+        m_cleanup_slot = arm_cleanup(PendingCleanup::Kind::WriteValue, m_path, fmt::format("{}", original));
         m_original = original;
-        pending_restore.armed = 1;
         write_pool_number(m_path, wanted);
     } catch (const SystemError& failure) {
         restore();
@@ -243,8 +355,29 @@ void HugetlbReservation::restore() noexcept
     } catch (const std::exception& failure) {
         fmt::print(stderr, "bench: could not restore {} to {}: {}\n", m_path, *m_original, failure.what());
     }
-    pending_restore.armed = 0;
+    disarm_cleanup(m_cleanup_slot);
     m_original.reset();
+}
+
+ScratchFile::ScratchFile(std::string path_template, int suffix_length, std::uint64_t size)
+{
+    int fd = check_syscall(::mkostemps(path_template.data(), suffix_length, O_CLOEXEC), fmt::format("mkostemps {}", path_template));
+    UniqueFd file(fd);
+    m_path = std::move(path_template);
+    try {
+        m_cleanup_slot = arm_cleanup(PendingCleanup::Kind::Unlink, m_path, {});
+        check_syscall(::ftruncate(file.get(), static_cast<off_t>(size)), fmt::format("ftruncate {}", m_path));
+    } catch (...) {
+        disarm_cleanup(m_cleanup_slot);
+        ::unlink(m_path.c_str());
+        throw;
+    }
+}
+
+ScratchFile::~ScratchFile()
+{
+    ::unlink(m_path.c_str());
+    disarm_cleanup(m_cleanup_slot);
 }
 
 } // namespace stepvmm::bench

@@ -191,6 +191,11 @@ TEST_CASE("parse_thread_stat refuses malformed lines", "[stats]")
     {
         CHECK_FALSE(stats::parse_thread_stat(stat_line("vcpu", { { guest_time, "n/a" } }), 100));
     }
+    SECTION("numbers that are not tick counts")
+    {
+        for (const char* bad : { "12abc", "1e3", "nan", "-5" })
+            CHECK_FALSE(stats::parse_thread_stat(stat_line("vcpu", { { utime, bad } }), 100));
+    }
 }
 
 TEST_CASE("parse_thread_stat refuses a tick rate that is not positive", "[stats]")

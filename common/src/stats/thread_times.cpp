@@ -1,5 +1,6 @@
 #include <stepvmm/stats/thread_times.hpp>
 
+#include <charconv>
 #include <fmt/format.h>
 #include <fstream>
 #include <sstream>
@@ -23,14 +24,23 @@ std::optional<ThreadTimes> parse_thread_stat(const std::string& stat, long ticks
     static constexpr std::size_t utime = 14 - 3, stime = 15 - 3, guest_time = 43 - 3;
     if (fields.size() <= guest_time)
         return std::nullopt;
-    try {
-        auto ticks = static_cast<double>(ticks_per_second);
-        double user_ticks = std::stod(fields[utime]);
-        double guest_ticks = std::stod(fields[guest_time]);
-        return ThreadTimes { (user_ticks - guest_ticks) / ticks, std::stod(fields[stime]) / ticks, guest_ticks / ticks };
-    } catch (const std::exception&) {
+    // Clock-tick counts are unsigned integers: anything else ("12abc", "1e3", "-5") is not a
+    // stat line we understand.
+    auto ticks_of = [&](std::size_t index) -> std::optional<double> {
+        const std::string& text = fields[index];
+        std::uint64_t value = 0;
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error != std::errc {} || end != text.data() + text.size())
+            return std::nullopt;
+        return static_cast<double>(value);
+    };
+    auto user_ticks = ticks_of(utime);
+    auto system_ticks = ticks_of(stime);
+    auto guest_ticks = ticks_of(guest_time);
+    if (!user_ticks || !system_ticks || !guest_ticks)
         return std::nullopt;
-    }
+    auto ticks = static_cast<double>(ticks_per_second);
+    return ThreadTimes { (*user_ticks - *guest_ticks) / ticks, *system_ticks / ticks, *guest_ticks / ticks };
 }
 
 ThreadTimes current_thread_times()

@@ -28,7 +28,7 @@ struct ThreadTimes {
 /// The calling thread's times (/proc/thread-self/stat).
 [[nodiscard]] ThreadTimes current_thread_times();
 
-/// "user 12.0% system 80.0% guest 8.0% of 1.234 s".
+/// "user 12.0%  system 80.0%  guest 8.0%  of 1.234 s CPU".
 [[nodiscard]] std::string format_split(const ThreadTimes& times);
 
 } // namespace stepvmm::stats
