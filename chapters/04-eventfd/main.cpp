@@ -117,14 +117,18 @@ static int run(const Options& options)
     guest::RunHooks hooks;
     hooks.on_exit = [&](const VcpuExit&) { ++exits_seen; };
     hooks.on_io = [&](const IoExit& exit) {
-        pio.access(exit.direction, exit.port, exit.data);
+        pio.dispatch(exit);
         return true;
     };
     hooks.on_mmio = [&](const MmioExit& exit) {
         mmio.access(exit.direction, exit.guest_physical_address, exit.data);
         return true;
     };
-    hooks.on_sync = [&](std::uint64_t stage) { marks.at(stage) = { exits_seen, Clock::now() }; };
+    hooks.on_sync = [&](std::uint64_t stage) {
+        if (stage >= marks.size())
+            throw GuestError(fmt::format("the guest synced at stage {}, which this chapter does not define", stage));
+        marks[stage] = { exits_seen, Clock::now() };
+    };
     auto cpu_at_start = stats::current_thread_times();
     auto outcome = guest::run_until_done(vcpu, memory, hooks, std::chrono::seconds(options.timeout));
     auto cpu = stats::current_thread_times() - cpu_at_start;

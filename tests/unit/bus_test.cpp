@@ -254,3 +254,38 @@ TEST_CASE("counts_for and device_counts report accesses per device name", "[bus]
     CHECK(counts.at("post-code").writes == 0);
     CHECK(bus.unclaimed().reads == 0);
 }
+
+TEST_CASE("a string I/O exit becomes one access per element, in order, at the same port", "[bus]")
+{
+    // A device that records every access it sees.
+    struct Recorder final : io::Device {
+        std::string_view name() const override { return "recorder"; }
+        void read(std::uint64_t offset, std::span<std::uint8_t> data) override
+        {
+            accesses.emplace_back(offset, data.size());
+            data[0] = static_cast<std::uint8_t>(next++);
+            data[1] = 0;
+        }
+        void write(std::uint64_t offset, std::span<const std::uint8_t> data) override
+        {
+            accesses.emplace_back(offset, data.size());
+            written.push_back(data[0]);
+        }
+        std::vector<std::pair<std::uint64_t, std::size_t>> accesses;
+        std::vector<std::uint8_t> written;
+        int next = 1;
+    } recorder;
+    io::Bus bus("PIO");
+    bus.add(0x1f0, 8, recorder);
+
+    std::vector<std::uint8_t> data(2 * 4); // REP INSW with count 4
+    bus.dispatch(IoExit { AccessDirection::Read, 0x1f0, 2, 4, data });
+    CHECK(recorder.accesses == std::vector<std::pair<std::uint64_t, std::size_t>>(4, { 0, 2 }));
+    CHECK(data == std::vector<std::uint8_t> { 1, 0, 2, 0, 3, 0, 4, 0 });
+
+    std::vector<std::uint8_t> out { 9, 8, 7 }; // REP OUTSB with count 3 at offset 1
+    bus.dispatch(IoExit { AccessDirection::Write, 0x1f1, 1, 3, out });
+    CHECK(recorder.written == std::vector<std::uint8_t> { 9, 8, 7 });
+    CHECK(bus.counts_for("recorder").reads == 4);
+    CHECK(bus.counts_for("recorder").writes == 3);
+}

@@ -68,6 +68,12 @@ void Bus::access(AccessDirection direction, std::uint64_t address, std::span<std
     }
 }
 
+void Bus::dispatch(const IoExit& exit)
+{
+    for (std::uint32_t element = 0; element < exit.count; ++element)
+        access(exit.direction, exit.port, exit.data.subspan(std::size_t { element } * exit.size, exit.size));
+}
+
 AccessCounts Bus::counts_for(std::string_view name) const
 {
     AccessCounts total;

@@ -1,5 +1,6 @@
 #include <stepvmm/stats/thread_times.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <fmt/format.h>
 #include <fstream>
@@ -40,7 +41,10 @@ std::optional<ThreadTimes> parse_thread_stat(const std::string& stat, long ticks
     if (!user_ticks || !system_ticks || !guest_ticks)
         return std::nullopt;
     auto ticks = static_cast<double>(ticks_per_second);
-    return ThreadTimes { (*user_ticks - *guest_ticks) / ticks, *system_ticks / ticks, *guest_ticks / ticks };
+    // The kernel scales utime and stime to the task's runtime but reports guest_time raw, so
+    // on an almost all-guest thread utime can come out below guest_time: clamp at zero.
+    double user_only = std::max(0.0, *user_ticks - *guest_ticks);
+    return ThreadTimes { user_only / ticks, *system_ticks / ticks, *guest_ticks / ticks };
 }
 
 ThreadTimes current_thread_times()

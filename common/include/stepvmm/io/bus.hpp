@@ -34,6 +34,11 @@ public:
     /// undriven bus floats high) and writes to them are dropped; both are counted.
     void access(AccessDirection direction, std::uint64_t address, std::span<std::uint8_t> data);
 
+    /// Dispatches a KVM_EXIT_IO. A string instruction (REP INSW, REP OUTSB) arrives as one
+    /// exit with count > 1 and size * count bytes of data; each element is its own access
+    /// to the same port, in order (api.rst §5, kvm_run.io).
+    void dispatch(const IoExit& exit);
+
     /// Access counts for the device called @p name (zero if unknown).
     [[nodiscard]] AccessCounts counts_for(std::string_view name) const;
     /// Accesses that no device decoded.
