@@ -8,6 +8,7 @@
 #include <stepvmm/os/system_error.hpp>
 
 #include <catch2/catch.hpp>
+#include <recording_line.hpp>
 #include <temporary_file.hpp>
 
 #include <array>
@@ -27,6 +28,8 @@ using backends::IoStatus;
 using devices::LegacyDisk;
 
 using stepvmm::test::TemporaryFile;
+
+using stepvmm::test::RecordingLine;
 
 namespace {
 
@@ -134,22 +137,6 @@ private:
     std::uint64_t m_size;
     DiskAccess m_access;
     std::map<std::uint64_t, std::uint8_t> m_written;
-};
-
-// INTRQ as a list of the levels the device set.
-class RecordingLine final : public io::InterruptLine {
-public:
-    void set_level(bool asserted) override
-    {
-        levels.push_back(asserted);
-        m_asserted = asserted;
-    }
-    [[nodiscard]] bool asserted() const { return m_asserted; }
-
-    std::vector<bool> levels;
-
-private:
-    bool m_asserted = false;
 };
 
 // A polled ATA PIO driver that talks to the device directly, register by register.
@@ -282,7 +269,7 @@ TEST_CASE("after power-on the disk is ready, idle and shows the ATA signature", 
     CHECK(driver.inb(lba_mid) == 0x00);
     CHECK(driver.inb(lba_high) == 0x00);
     CHECK(driver.inb(device) == 0x00);
-    CHECK(line.levels.empty());
+    CHECK(line.levels().empty());
     CHECK(backend.reads + backend.writes + backend.flushes == 0);
 }
 
@@ -720,7 +707,7 @@ TEST_CASE("the interrupt line follows INTRQ: raised per data block and completio
         driver.read_status();
         driver.read_block();
         CHECK(!line.asserted());
-        CHECK(line.levels == std::vector<bool> { true, false, true, false });
+        CHECK(line.levels() == std::vector<bool> { true, false, true, false });
     }
     SECTION("WRITE SECTORS: no interrupt for the first block, then one per sector written")
     {
@@ -732,7 +719,7 @@ TEST_CASE("the interrupt line follows INTRQ: raised per data block and completio
         driver.write_block(numbered_sector(2));
         CHECK(line.asserted()); // completion
         driver.read_status();
-        CHECK(line.levels == std::vector<bool> { true, false, true, false });
+        CHECK(line.levels() == std::vector<bool> { true, false, true, false });
     }
     SECTION("IDENTIFY DEVICE, FLUSH CACHE and errors raise it once")
     {
@@ -743,7 +730,7 @@ TEST_CASE("the interrupt line follows INTRQ: raised per data block and completio
         driver.read_status();
         driver.issue(read_sectors, 100, 1);
         CHECK(line.asserted());
-        CHECK(line.levels == std::vector<bool> { true, false, true, false, true });
+        CHECK(line.levels() == std::vector<bool> { true, false, true, false, true });
     }
     SECTION("writing COMMAND acknowledges an interrupt the guest did not")
     {
@@ -751,7 +738,7 @@ TEST_CASE("the interrupt line follows INTRQ: raised per data block and completio
         CHECK(line.asserted());
         driver.outb(command, flush_cache);
         CHECK(line.asserted());
-        CHECK(line.levels == std::vector<bool> { true, false, true });
+        CHECK(line.levels() == std::vector<bool> { true, false, true });
     }
 }
 

@@ -13,6 +13,7 @@
 #include <request_queue_abi.h>
 
 #include <catch2/catch.hpp>
+#include <recording_line.hpp>
 
 #include <algorithm>
 #include <array>
@@ -25,6 +26,8 @@
 using namespace stepvmm;
 using devices::RequestQueue;
 using devices::requests_offered;
+
+using stepvmm::test::RecordingLine;
 
 namespace {
 
@@ -46,24 +49,6 @@ GuestMemory make_pc_memory() { return GuestMemory(pc_memory_layout(8 * mib, 4 * 
 
 // The input a driver puts into its n-th request: distinct for every n, and nothing like n.
 std::uint64_t input_for(std::uint64_t serial) { return serial * 0x0000'0100'0000'01b3ULL + 0x1234'5678; }
-
-// The completion interrupt, counting rising edges. The device pulses it under its lock, from
-// whichever thread serves; the test reads it from another, hence the atomics.
-class RecordingLine final : public io::InterruptLine {
-public:
-    void set_level(bool asserted) override
-    {
-        if (asserted && !m_level.load())
-            ++m_rising_edges;
-        m_level = asserted;
-    }
-    [[nodiscard]] std::uint64_t rising_edges() const { return m_rising_edges.load(); }
-    [[nodiscard]] bool asserted() const { return m_level.load(); }
-
-private:
-    std::atomic<bool> m_level { false };
-    std::atomic<std::uint64_t> m_rising_edges { 0 };
-};
 
 // Warnings about broken queues are expected here; hundreds of them would bury the output of
 // a failing test.

@@ -6,6 +6,7 @@
 #include <stepvmm/devices/uart16550.hpp>
 
 #include <catch2/catch.hpp>
+#include <recording_line.hpp>
 
 #include <algorithm>
 #include <array>
@@ -16,6 +17,8 @@
 
 using namespace stepvmm;
 using devices::Uart16550;
+
+using stepvmm::test::RecordingLine;
 
 namespace {
 
@@ -31,22 +34,6 @@ constexpr std::uint8_t mcr_dtr = 0x01, mcr_rts = 0x02, mcr_out1 = 0x04, mcr_out2
 constexpr std::uint8_t lsr_dr = 0x01, lsr_oe = 0x02, lsr_thre = 0x20, lsr_temt = 0x40;
 constexpr std::uint8_t msr_dcts = 0x01, msr_ddsr = 0x02, msr_teri = 0x04, msr_ddcd = 0x08;
 constexpr std::uint8_t msr_cts = 0x10, msr_dsr = 0x20, msr_ri = 0x40, msr_dcd = 0x80;
-
-// The interrupt output as a list of the levels the device set.
-class RecordingLine final : public io::InterruptLine {
-public:
-    void set_level(bool asserted) override
-    {
-        levels.push_back(asserted);
-        m_asserted = asserted;
-    }
-    [[nodiscard]] bool asserted() const { return m_asserted; }
-
-    std::vector<bool> levels;
-
-private:
-    bool m_asserted = false;
-};
 
 // A UART wired to a recording line and a transmit collector, with inb/outb like a guest's.
 struct Port {
@@ -83,7 +70,7 @@ TEST_CASE("Uart16550 comes out of reset as PC16550D Table III says", "[uart16550
     CHECK(port.inb(mcr) == 0x00);
     CHECK(port.inb(lsr) == (lsr_thre | lsr_temt));
     CHECK(port.inb(msr) == (msr_cts | msr_dsr | msr_dcd)); // an always-ready modem, no deltas
-    CHECK(port.line.levels.empty());
+    CHECK(port.line.levels().empty());
     CHECK(port.uart.name() == "uart0");
     CHECK(port.uart.can_receive());
     CHECK(port.uart.receive_room() == 1); // 16450 mode: one receiver buffer register
@@ -270,14 +257,14 @@ TEST_CASE("Uart16550 receive() raises the interrupt line itself, and RBR reads l
     port.outb(mcr, mcr_out2);
     port.outb(ier, ier_rx);
     port.outb(fcr, fcr_enable | 0x40); // trigger level 4
-    CHECK(port.line.levels.empty());
+    CHECK(port.line.levels().empty());
     REQUIRE(port.receive({ 'a', 'b' }) == 2); // below the trigger: the character timeout
-    CHECK(port.line.levels == std::vector<bool> { true });
+    CHECK(port.line.levels() == std::vector<bool> { true });
     (void)port.inb(rbr);
     (void)port.inb(rbr);
-    CHECK(port.line.levels == std::vector<bool> { true, false });
+    CHECK(port.line.levels() == std::vector<bool> { true, false });
     REQUIRE(port.receive_count(4) == 4); // at the trigger level
-    CHECK(port.line.levels == std::vector<bool> { true, false, true });
+    CHECK(port.line.levels() == std::vector<bool> { true, false, true });
     CHECK(port.inb(iir) == (iir_fifos | iir_rx));
 }
 
@@ -322,16 +309,16 @@ TEST_CASE("Uart16550 THRE interrupt: raised by enabling it, cleared by the IIR r
 {
     Port port;
     port.outb(mcr, mcr_out2);
-    CHECK(port.line.levels.empty());
+    CHECK(port.line.levels().empty());
 
     port.outb(ier, ier_thre);
-    CHECK(port.line.levels == std::vector<bool> { true });
+    CHECK(port.line.levels() == std::vector<bool> { true });
     CHECK(port.inb(iir) == iir_thre);
-    CHECK(port.line.levels == std::vector<bool> { true, false });
+    CHECK(port.line.levels() == std::vector<bool> { true, false });
     CHECK(port.inb(iir) == iir_none);
 
     port.outb(thr, 'a'); // the byte leaves at once: THR is empty again
-    CHECK(port.line.levels == std::vector<bool> { true, false, true });
+    CHECK(port.line.levels() == std::vector<bool> { true, false, true });
     CHECK(port.inb(iir) == iir_thre);
     CHECK_FALSE(port.line.asserted());
 
@@ -405,18 +392,18 @@ TEST_CASE("Uart16550 MCR.OUT2 gates the interrupt line", "[uart16550]")
     port.outb(ier, ier_rx);
     REQUIRE(port.receive({ 'g' }) == 1);
     CHECK(port.inb(iir) == iir_rx); // pending...
-    CHECK(port.line.levels.empty()); // ...but OUT2 is clear
+    CHECK(port.line.levels().empty()); // ...but OUT2 is clear
 
     port.outb(mcr, mcr_out2);
-    CHECK(port.line.levels == std::vector<bool> { true });
+    CHECK(port.line.levels() == std::vector<bool> { true });
     port.outb(mcr, mcr_out2 | mcr_dtr | mcr_rts); // no change of level: no call
-    CHECK(port.line.levels == std::vector<bool> { true });
+    CHECK(port.line.levels() == std::vector<bool> { true });
     port.outb(mcr, mcr_dtr | mcr_rts);
-    CHECK(port.line.levels == std::vector<bool> { true, false });
+    CHECK(port.line.levels() == std::vector<bool> { true, false });
     port.outb(mcr, mcr_out2);
-    CHECK(port.line.levels == std::vector<bool> { true, false, true });
+    CHECK(port.line.levels() == std::vector<bool> { true, false, true });
     (void)port.inb(rbr);
-    CHECK(port.line.levels == std::vector<bool> { true, false, true, false });
+    CHECK(port.line.levels() == std::vector<bool> { true, false, true, false });
 }
 
 TEST_CASE("Uart16550 loopback: THR bytes come back through RBR and MSR mirrors MCR", "[uart16550]")
@@ -576,7 +563,7 @@ TEST_CASE("Uart16550 is a 16550A to Linux's 8250 autoconfig()", "[uart16550]")
 
     port.outb(lcr, saved_lcr);
     CHECK(port.transmitted.empty()); // probing sent nothing down the line
-    CHECK(port.line.levels.empty()); // nor raised an interrupt (IER stayed 0)
+    CHECK(port.line.levels().empty()); // nor raised an interrupt (IER stayed 0)
 }
 
 TEST_CASE("Uart16550 accepts any access: wide ones byte by byte, offsets past 7 float", "[uart16550]")
@@ -647,8 +634,9 @@ TEST_CASE("Uart16550 survives random guest accesses and keeps its interrupt line
         }
     }
     // set_level() is called only on a change, so the recorded levels alternate, starting high.
-    REQUIRE_FALSE(port.line.levels.empty());
-    for (std::size_t index = 0; index < port.line.levels.size(); ++index)
-        REQUIRE(port.line.levels[index] == (index % 2 == 0));
+    auto levels = port.line.levels();
+    REQUIRE_FALSE(levels.empty());
+    for (std::size_t index = 0; index < levels.size(); ++index)
+        REQUIRE(levels[index] == (index % 2 == 0));
     CHECK(port.uart.transmitted_bytes() == port.transmitted.size());
 }
