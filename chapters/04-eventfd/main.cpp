@@ -66,7 +66,6 @@ static int run(const Options& options)
     Vcpu vcpu = vm.create_vcpu(0);
     CpuidTable::supported_by(kvm).apply_to(vcpu);
 
-    DeviceThread device_thread("ch04-device");
     KvmIrqLine uart_irq(vm, com1_irq);
     auto to_stdout = [](std::uint8_t byte) {
         std::fputc(byte, stdout);
@@ -74,7 +73,6 @@ static int run(const Options& options)
     };
     devices::SerialConsole console("uart0", to_stdout, uart_irq);
     RawTerminal terminal;
-    console.attach_input(device_thread.loop(), STDIN_FILENO); // keys arrive on the device thread
 
     // The completion interrupt: an ioctl from the vCPU thread, or an irqfd any thread can fire.
     std::unique_ptr<io::InterruptLine> completion;
@@ -92,6 +90,9 @@ static int run(const Options& options)
     // and the device thread serves the queue; the vCPU never leaves the guest for it.
     EventFd kick;
     IoEventFdMatch doorbell { in_mmio ? IoSpace::Mmio : IoSpace::Pio, window + REQUEST_QUEUE_DOORBELL, 4, std::nullopt };
+    // Declared after everything its handlers touch, so that on any way out it stops first.
+    DeviceThread device_thread("ch04-device");
+    console.attach_input(device_thread.loop(), STDIN_FILENO); // keys arrive on the device thread
     if (!exits_to_vmm) {
         vm.assign_ioeventfd(kick.fd(), doorbell);
         device_thread.loop().add(kick.fd(), [&] {
@@ -133,6 +134,8 @@ static int run(const Options& options)
     auto outcome = guest::run_until_done(vcpu, memory, hooks, std::chrono::seconds(options.timeout));
     auto cpu = stats::current_thread_times() - cpu_at_start;
     device_thread.stop_and_join();
+    if (auto failure = device_thread.failure())
+        std::rethrow_exception(failure);
     if (!exits_to_vmm)
         vm.unassign_ioeventfd(kick.fd(), doorbell);
 
@@ -155,6 +158,8 @@ static int run(const Options& options)
     fmt::print("  requests per second:          {:.0f}\n", requests / seconds);
     fmt::print("  device: {} requests served, {} kicks by exit, {} by ioeventfd, {} interrupts raised\n", statistics.requests,
         statistics.kicks, statistics.external_kicks, statistics.notifications);
+    if (auto echoed = outcome.report("echoed_bytes"))
+        fmt::print("  typed line: {} bytes echoed, {} UART receive interrupts\n", *echoed, outcome.report("uart_interrupts").value_or(0));
     fmt::print("{}", stats::format_exit_report(outcome, { &pio, &mmio }, cpu));
     return outcome.guest_status == 0 ? 0 : app::exit_guest_failed;
 }

@@ -75,8 +75,8 @@ interrupt_common:
     mov 32+0(%rsp), %rbx        /* interrupted RIP */
     mov 32+16(%rsp), %rcx       /* interrupted RFLAGS */
     /* Build, just below the interrupted RSP: saved RAX, RBX, RCX, then RFLAGS, RIP. These
-     * slots may overlap the frame's own RSP/SS slots, which were read above; they never
-     * reach the scratch area, which lies below the frame. */
+     * slots may overlap any part of the frame (RIP, CS, RFLAGS, RSP, SS), all of which we
+     * have read above; they never reach the scratch area, which lies below the frame. */
     mov %rbx, -8(%rax)
     mov %rcx, -16(%rax)
     mov 16(%rsp), %rcx

@@ -62,8 +62,8 @@ void Vm::create_irqchip() { STEPVMM_IOCTL(m_fd.get(), KVM_CREATE_IRQCHIP, 0UL); 
 void Vm::create_pit()
 {
     kvm_pit_config config {};
-    // Without this flag the PIT also claims port 0x61 (speaker) reads as a dummy; with it,
-    // the PIT is the plain 8254 a PC has (api.rst §4.71).
+    // With this flag KVM also answers port 0x61 (the speaker/PIT-gate port) with a dummy, so
+    // guests that read it while calibrating timers do not exit to the VMM (api.rst §4.71).
     config.flags = KVM_PIT_SPEAKER_DUMMY;
     STEPVMM_IOCTL(m_fd.get(), KVM_CREATE_PIT2, &config);
 }
