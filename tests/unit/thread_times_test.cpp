@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <stepvmm/devices/null_device.hpp>
+
 #include <array>
 #include <chrono>
 #include <ctime>
@@ -59,22 +61,6 @@ void burn_cpu(std::chrono::nanoseconds amount)
             sink = sink + static_cast<std::uint64_t>(index);
     }
 }
-
-// A device with four 8-bit registers that reads as zero and forgets writes: all the report
-// needs is its name on the bus.
-class TinyDevice final : public io::Device {
-public:
-    explicit TinyDevice(std::string name)
-        : m_name(std::move(name))
-    {
-    }
-    [[nodiscard]] std::string_view name() const override { return m_name; }
-    void read(std::uint64_t, std::span<std::uint8_t> data) override { std::fill(data.begin(), data.end(), std::uint8_t { 0 }); }
-    void write(std::uint64_t, std::span<const std::uint8_t>) override { }
-
-private:
-    std::string m_name;
-};
 
 std::vector<std::string> lines_of(const std::string& text)
 {
@@ -259,7 +245,8 @@ TEST_CASE("format_split says so when no CPU time was measured", "[stats]")
 
 TEST_CASE("format_exit_report names every device with its accesses, the unclaimed ones, and the time per exit", "[stats]")
 {
-    TinyDevice tiny("tiny"), other("other"), window("window");
+    // Devices that read as zero and forget writes: all the report needs is their names.
+    devices::NullDevice tiny("tiny"), other("other"), window("window");
     io::Bus pio("PIO"), mmio("MMIO");
     pio.add(0x10, 4, tiny);
     pio.add(0x20, 4, other);
