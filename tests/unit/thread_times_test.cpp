@@ -2,14 +2,13 @@
 // against real CPU burnt by real threads, and the exit profile chapters print
 // (stats::format_split, stats::format_exit_report) for hand-made runs.
 
+#include <stepvmm/devices/null_device.hpp>
 #include <stepvmm/guest/guest_runner.hpp>
 #include <stepvmm/io/bus.hpp>
 #include <stepvmm/stats/exit_report.hpp>
 #include <stepvmm/stats/thread_times.hpp>
 
 #include <catch2/catch.hpp>
-
-#include <stepvmm/devices/null_device.hpp>
 
 #include <array>
 #include <chrono>
