@@ -79,4 +79,19 @@ std::array<std::uint64_t, flat_gdt_entries> flat_gdt()
     return table;
 }
 
+std::array<SegmentDescriptor, linux_boot_gdt_entries> linux_boot_gdt_descriptors()
+{
+    auto flat = flat_gdt_descriptors();
+    return { flat[0], flat[0], flat[selector::kernel_code >> 3], flat[selector::kernel_data >> 3] };
+}
+
+std::array<std::uint64_t, linux_boot_gdt_entries> linux_boot_gdt()
+{
+    std::array<std::uint64_t, linux_boot_gdt_entries> table {};
+    auto descriptors = linux_boot_gdt_descriptors();
+    for (std::size_t i = 0; i < table.size(); ++i)
+        table[i] = descriptors[i].encode();
+    return table;
+}
+
 } // namespace stepvmm::x86

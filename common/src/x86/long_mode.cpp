@@ -20,15 +20,23 @@ void enter_long_mode(Vcpu& vcpu, const GuestMemory& memory, const LongModeConfig
     for (const PageTablePage& page : tables.pages)
         memory.write(page.guest_physical_address, page.entries);
 
-    auto gdt = flat_gdt();
-    memory.write(config.gdt_address, gdt);
-    auto descriptors = flat_gdt_descriptors();
-
     kvm_sregs sregs = vcpu.special_registers();
     sregs.gdt.base = config.gdt_address;
-    sregs.gdt.limit = static_cast<std::uint16_t>(sizeof(gdt) - 1);
-    sregs.cs = descriptors[selector::kernel_code >> 3].to_kvm_segment(selector::kernel_code);
-    kvm_segment data = descriptors[selector::kernel_data >> 3].to_kvm_segment(selector::kernel_data);
+    if (config.gdt == GdtLayout::LinuxBoot) {
+        auto gdt = linux_boot_gdt();
+        memory.write(config.gdt_address, gdt);
+        sregs.gdt.limit = static_cast<std::uint16_t>(sizeof(gdt) - 1);
+    } else {
+        auto gdt = flat_gdt();
+        memory.write(config.gdt_address, gdt);
+        sregs.gdt.limit = static_cast<std::uint16_t>(sizeof(gdt) - 1);
+    }
+    std::uint16_t code_selector = config.gdt == GdtLayout::LinuxBoot ? linux_boot_selector::code : selector::kernel_code;
+    std::uint16_t data_selector = config.gdt == GdtLayout::LinuxBoot ? linux_boot_selector::data : selector::kernel_data;
+    // Both layouts hold the same flat descriptors, only at different selectors.
+    auto descriptors = flat_gdt_descriptors();
+    sregs.cs = descriptors[selector::kernel_code >> 3].to_kvm_segment(code_selector);
+    kvm_segment data = descriptors[selector::kernel_data >> 3].to_kvm_segment(data_selector);
     sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
     // Long mode = PAE paging + EFER.LME + CR0.PG; KVM expects LMA set too when state is loaded
     // directly rather than reached by a guest mode switch (api.rst, KVM_SET_SREGS).

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <linux/kvm.h>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace stepvmm {
@@ -16,6 +17,13 @@ class Vcpu;
 /// A CPUID table as KVM exchanges it.
 class CpuidTable {
 public:
+    CpuidTable() = default;
+    /// A table with exactly @p entries (for a VMM that edits what KVM offered).
+    explicit CpuidTable(std::vector<kvm_cpuid_entry2> entries)
+        : m_entries(std::move(entries))
+    {
+    }
+
     /// Everything this host's KVM can offer a guest.
     [[nodiscard]] static CpuidTable supported_by(const Kvm& kvm);
 

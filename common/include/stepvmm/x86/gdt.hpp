@@ -47,4 +47,22 @@ inline constexpr std::size_t flat_gdt_entries = 5;
 /// flat_gdt_descriptors() packed, ready to copy into guest memory.
 [[nodiscard]] std::array<std::uint64_t, flat_gdt_entries> flat_gdt();
 
+/// Selectors the Linux boot protocol fixes (Documentation/arch/x86/boot.rst, "64-bit Boot
+/// Protocol"): the kernel is entered with CS = __BOOT_CS and DS = ES = SS = __BOOT_DS.
+namespace linux_boot_selector {
+inline constexpr std::uint16_t code = 0x10; ///< __BOOT_CS
+inline constexpr std::uint16_t data = 0x18; ///< __BOOT_DS
+}
+
+/// Number of entries in the Linux boot GDT (two null entries, then __BOOT_CS and __BOOT_DS).
+inline constexpr std::size_t linux_boot_gdt_entries = 4;
+
+/// The descriptors of the GDT a Linux kernel is entered with, indexed by selector >> 3: 4 GiB
+/// flat segments, code execute/read (64-bit), data read/write. Entry 1 stays null, as in the
+/// kernel's own boot GDT, so the selectors land where boot.rst says.
+[[nodiscard]] std::array<SegmentDescriptor, linux_boot_gdt_entries> linux_boot_gdt_descriptors();
+
+/// linux_boot_gdt_descriptors() packed.
+[[nodiscard]] std::array<std::uint64_t, linux_boot_gdt_entries> linux_boot_gdt();
+
 } // namespace stepvmm::x86

@@ -15,6 +15,12 @@ class Vcpu;
 
 namespace stepvmm::x86 {
 
+/// Which GDT enter_long_mode() loads.
+enum class GdtLayout {
+    Flat,      ///< flat_gdt(): stepvmm guests, code 0x08, data 0x10
+    LinuxBoot, ///< linux_boot_gdt(): __BOOT_CS 0x10, __BOOT_DS 0x18 (boot.rst)
+};
+
 /// Where the VMM puts the structures long mode needs, and how it maps memory.
 struct LongModeConfig {
     std::uint64_t gdt_address = 0x1000;        ///< the flat GDT (40 bytes)
@@ -23,6 +29,7 @@ struct LongModeConfig {
     std::uint64_t identity_map_limit = 0;      ///< map [0, limit); 0 = all RAM and the 4 GiB hole
     LeafSize leaf = LeafSize::Size2M;
     UserAccess user = UserAccess::Allowed;
+    GdtLayout gdt = GdtLayout::Flat;
 };
 
 /// Control-register bits (SDM Vol. 3A §2.5) and EFER bits (§2.2.1).
