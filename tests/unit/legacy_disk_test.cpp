@@ -97,6 +97,10 @@ public:
         return failing_flush ? IoStatus::IoError : IoStatus::Ok;
     }
 
+    // The ATA subset of chapter 03 has no TRIM: these are never called.
+    IoStatus discard(std::uint64_t, std::uint64_t) override { return IoStatus::IoError; }
+    IoStatus write_zeroes(std::uint64_t, std::uint64_t, backends::ZeroingMode) override { return IoStatus::IoError; }
+
     [[nodiscard]] std::uint8_t byte_at(std::uint64_t offset) const
     {
         auto written = m_written.find(offset);

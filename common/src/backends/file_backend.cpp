@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
+#include <linux/falloc.h>
 
 namespace stepvmm::backends {
 
@@ -75,6 +77,45 @@ IoStatus FileBackend::flush()
     if (m_access == DiskAccess::ReadOnly)
         return IoStatus::Ok;
     return ::fdatasync(m_fd.get()) == 0 ? IoStatus::Ok : IoStatus::IoError;
+}
+
+IoStatus FileBackend::discard(std::uint64_t offset, std::uint64_t length)
+{
+    if (m_access == DiskAccess::ReadOnly)
+        return IoStatus::ReadOnly;
+    if (!in_range(offset, length))
+        return IoStatus::OutOfRange;
+    if (length == 0)
+        return IoStatus::Ok;
+    if (::fallocate(m_fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0)
+        return IoStatus::Ok;
+    // A file system or block device without hole punching: keeping the data is a valid discard.
+    return errno == EOPNOTSUPP || errno == ENODEV ? IoStatus::Ok : IoStatus::IoError;
+}
+
+IoStatus FileBackend::write_zeroes(std::uint64_t offset, std::uint64_t length, ZeroingMode mode)
+{
+    if (m_access == DiskAccess::ReadOnly)
+        return IoStatus::ReadOnly;
+    if (!in_range(offset, length))
+        return IoStatus::OutOfRange;
+    if (length == 0)
+        return IoStatus::Ok;
+    int flags = mode == ZeroingMode::MayDeallocate ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE;
+    if (::fallocate(m_fd.get(), flags, static_cast<off_t>(offset), static_cast<off_t>(length)) == 0)
+        return IoStatus::Ok;
+    if (errno != EOPNOTSUPP && errno != ENODEV)
+        return IoStatus::IoError;
+    // The slow way, in 64 KiB pieces, for file systems that support neither.
+    static constexpr std::size_t piece = 64 * 1024;
+    static const std::vector<std::uint8_t> zeros(piece, 0);
+    for (std::uint64_t done = 0; done < length;) {
+        std::size_t count = static_cast<std::size_t>(std::min<std::uint64_t>(piece, length - done));
+        if (IoStatus status = write(offset + done, std::span(zeros).first(count)); status != IoStatus::Ok)
+            return status;
+        done += count;
+    }
+    return IoStatus::Ok;
 }
 
 } // namespace stepvmm::backends

@@ -16,6 +16,12 @@ enum class IoStatus {
     IoError,    ///< the host I/O failed
 };
 
+/// What write_zeroes() may do with the range.
+enum class ZeroingMode {
+    KeepAllocated, ///< the zeros must stay allocated (later writes cannot fail for lack of space)
+    MayDeallocate, ///< the range may become a hole that reads back as zeros
+};
+
 /// A disk image of fixed size, addressed in bytes.
 class BlockBackend {
 public:
@@ -28,6 +34,10 @@ public:
     virtual IoStatus write(std::uint64_t offset, std::span<const std::uint8_t> data) = 0;
     /// Makes every completed write durable (fdatasync for a file).
     virtual IoStatus flush() = 0;
+    /// The guest no longer needs the range: its contents become unspecified (a hole in a file).
+    virtual IoStatus discard(std::uint64_t offset, std::uint64_t length) = 0;
+    /// The range reads back as zeros afterwards.
+    virtual IoStatus write_zeroes(std::uint64_t offset, std::uint64_t length, ZeroingMode mode) = 0;
 };
 
 } // namespace stepvmm::backends

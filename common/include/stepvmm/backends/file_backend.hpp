@@ -27,6 +27,11 @@ public:
     IoStatus read(std::uint64_t offset, std::span<std::uint8_t> data) override;
     IoStatus write(std::uint64_t offset, std::span<const std::uint8_t> data) override;
     IoStatus flush() override;
+    /// Punches a hole (fallocate PUNCH_HOLE); where the file system cannot, it does nothing,
+    /// which discard's "contents unspecified" allows.
+    IoStatus discard(std::uint64_t offset, std::uint64_t length) override;
+    /// fallocate ZERO_RANGE or PUNCH_HOLE; where the file system refuses both, writes zeros.
+    IoStatus write_zeroes(std::uint64_t offset, std::uint64_t length, ZeroingMode mode) override;
 
 private:
     [[nodiscard]] bool in_range(std::uint64_t offset, std::uint64_t length) const;
