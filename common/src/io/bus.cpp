@@ -17,7 +17,7 @@ void Bus::add(std::uint64_t base, std::uint64_t size, Device& device)
     if (size == 0 || base + size < base)
         throw std::invalid_argument(fmt::format("{} bus: range [{:#x}, +{:#x}) for {} is empty or wraps", m_name, base, size, device.name()));
     for (const Range& range : m_ranges) {
-        if (base < range.base + range.size && range.base < base + size)
+        if (range.decoded && base < range.base + range.size && range.base < base + size)
             throw std::invalid_argument(fmt::format("{} bus: {} at [{:#x}, +{:#x}) overlaps {} at [{:#x}, +{:#x})", m_name,
                 device.name(), base, size, range.device->name(), range.base, range.size));
     }
@@ -25,11 +25,32 @@ void Bus::add(std::uint64_t base, std::uint64_t size, Device& device)
     m_ranges.insert(std::upper_bound(m_ranges.begin(), m_ranges.end(), added, [](const Range& a, const Range& b) { return a.base < b.base; }), added);
 }
 
+void Bus::relocate(Device& device, std::optional<std::uint64_t> base)
+{
+    auto moving = std::find_if(m_ranges.begin(), m_ranges.end(), [&](const Range& range) { return range.device == &device; });
+    if (moving == m_ranges.end())
+        throw std::invalid_argument(fmt::format("{} bus: {} was never added", m_name, device.name()));
+    Range range = *moving;
+    m_ranges.erase(moving);
+    range.decoded = base.has_value();
+    if (base) {
+        range.base = *base;
+        if (range.size == 0 || range.base + range.size < range.base)
+            throw std::invalid_argument(fmt::format("{} bus: {} cannot move to {:#x}", m_name, device.name(), *base));
+        for (const Range& other : m_ranges) {
+            if (other.decoded && range.base < other.base + other.size && other.base < range.base + range.size)
+                throw std::invalid_argument(fmt::format("{} bus: {} moved to [{:#x}, +{:#x}) overlaps {}", m_name, device.name(),
+                    range.base, range.size, other.device->name()));
+        }
+    }
+    m_ranges.insert(std::upper_bound(m_ranges.begin(), m_ranges.end(), range, [](const Range& a, const Range& b) { return a.base < b.base; }), range);
+}
+
 Bus::Range* Bus::find(std::uint64_t address)
 {
     // Few devices per bus: a linear scan is clearer than anything cleverer, and as fast.
     for (Range& range : m_ranges) {
-        if (address >= range.base && address - range.base < range.size)
+        if (range.decoded && address >= range.base && address - range.base < range.size)
             return &range;
     }
     return nullptr;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ public:
     /// Registers @p device for [base, base + size). The bus does not own the device; it must
     /// outlive the bus. Throws std::invalid_argument for an empty, wrapping or overlapping range.
     void add(std::uint64_t base, std::uint64_t size, Device& device);
+
+    /// Moves @p device (added before) to @p base, or stops decoding it when @p base is
+    /// std::nullopt — what happens when a guest reprograms a PCI BAR or turns memory decoding
+    /// off. Its access counts are kept. Throws std::invalid_argument on overlap.
+    void relocate(Device& device, std::optional<std::uint64_t> base);
 
     /// Dispatches one guest access. An access that runs past the end of a device's range is
     /// split: each part goes to whatever decodes it. Bytes nobody decodes read as 0xff (an
@@ -54,6 +60,7 @@ private:
         std::uint64_t size;
         Device* device;
         AccessCounts counts;
+        bool decoded = true;
     };
     Range* find(std::uint64_t address);
 
