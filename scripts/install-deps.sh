@@ -20,6 +20,8 @@ PACKAGES=(
     graphviz
     util-linux
     bsdutils
+    clang
+    libclang-rt-14-dev
     python3-sphinx
     python3-breathe
     python3-sphinx-rtd-theme
