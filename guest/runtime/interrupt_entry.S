@@ -18,7 +18,7 @@ interrupt_stub_\vector:
     .text
     .altmacro
     .set vector, 0
-    .rept 48
+    .rept 64
     INTERRUPT_STUB %vector
     .set vector, vector + 1
     .endr
@@ -32,7 +32,7 @@ interrupt_stub_\vector:
     .balign 8
 interrupt_stubs:
     .set vector, 0
-    .rept 48
+    .rept 64
     STUB_ADDRESS %vector
     .set vector, vector + 1
     .endr

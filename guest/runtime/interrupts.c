@@ -1,5 +1,6 @@
-/* Interrupts for stepvmm guests: an IDT for the 32 exceptions and 16 legacy IRQs, the two
- * 8259 PICs (the in-kernel ones KVM_CREATE_IRQCHIP provides), and the 8254 PIT. */
+/* Interrupts for stepvmm guests: an IDT for the 32 exceptions, 16 legacy IRQs and 16 more
+ * vectors (for MSIs), the two 8259 PICs (the in-kernel ones KVM_CREATE_IRQCHIP provides),
+ * the 8254 PIT, and the local APIC's enable and end-of-interrupt registers. */
 #include <stepvmm_guest.h>
 
 struct idt_entry {
@@ -17,7 +18,7 @@ struct idt_pointer {
     uint64_t base;
 } __attribute__((packed));
 
-#define VECTORS 48u
+#define VECTORS 64u
 #define KERNEL_CODE_SELECTOR 0x08
 #define INTERRUPT_GATE_PRESENT 0x8e /* P=1, DPL=0, type 14: 64-bit interrupt gate (IF cleared) */
 
@@ -117,3 +118,18 @@ void pit_start_periodic(uint32_t hertz)
     outb(0x40, (uint8_t)divisor);
     outb(0x40, (uint8_t)(divisor >> 8));
 }
+
+/* The local APIC (SDM Vol. 3A §11.4.1, xAPIC mode at its default base): MSIs are delivered
+ * to it, so a guest that uses them software-enables it and acknowledges each one with an EOI.
+ * The BSP's LINT0 stays in ExtINT mode, so the PICs keep working next to it. */
+#define LAPIC_BASE 0xfee00000u
+#define LAPIC_EOI 0xb0u
+#define LAPIC_SPURIOUS 0xf0u
+
+void lapic_enable(uint8_t spurious_vector)
+{
+    volatile uint32_t *spurious = (volatile uint32_t *)(uintptr_t)(LAPIC_BASE + LAPIC_SPURIOUS);
+    *spurious = 0x100u | spurious_vector; /* bit 8: APIC software enable */
+}
+
+void lapic_end_of_interrupt(void) { *(volatile uint32_t *)(uintptr_t)(LAPIC_BASE + LAPIC_EOI) = 0; }

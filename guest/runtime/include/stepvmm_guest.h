@@ -103,7 +103,7 @@ void uart_write(uint16_t base, const char *text);
 int uart_get_char(uint16_t base, uint64_t timeout_tsc);
 
 /* Interrupts (runtime/interrupts.c, interrupt_entry.S): vectors 0-31 are exceptions (they
- * end the run with the vector and the frame), 32-47 are free for the PICs. Handlers run in
+ * end the run with the vector and the frame), 32-47 are free for the PICs, 48-63 for MSIs. Handlers run in
  * ring 0 with interrupts off and must acknowledge their interrupt controller themselves. */
 typedef void (*interrupt_handler)(uint8_t vector);
 void interrupts_init(void);
@@ -113,6 +113,9 @@ void pic_unmask(uint8_t irq);
 void pic_mask(uint8_t irq);
 void pic_end_of_interrupt(uint8_t irq);
 void pit_start_periodic(uint32_t hertz);
+/* Software-enables the local APIC (needed to receive MSIs) and acknowledges an interrupt. */
+void lapic_enable(uint8_t spurious_vector);
+void lapic_end_of_interrupt(void);
 
 /* Sleeps until an interrupt has been handled. STI's one-instruction shadow makes "STI; HLT"
  * atomic: an interrupt pending at STI wakes the HLT instead of slipping in before it. */
