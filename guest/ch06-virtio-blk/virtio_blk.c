@@ -165,10 +165,14 @@ static uint8_t run_one(uint32_t type, uint64_t sector, void *data, uint32_t leng
     if (use_event_index)
         avail.used_event = used_seen; /* interrupt me for the very next used entry */
     uint16_t before = next_avail;
+    uint64_t interrupts_before = interrupts;
     publish(head);
     kick(before);
-    while (used.index == used_seen)
+    /* Wait for the interrupt itself, not just the used entry: the device may finish before we
+     * sleep, and an interrupt left pending would arrive later — in ring 3, which cannot take it. */
+    while (interrupts == interrupts_before)
         wait_for_interrupt();
+    GUEST_ASSERT(used.index != used_seen);
     take_used(head);
     return statuses[0];
 }
