@@ -6,6 +6,8 @@
 #   make ch01           build chapter 01 alone (its VMM and its guest)
 #   make docs           build the site into build/<preset>/docs/html
 #   make bench          run the benchmarks (figures side by side with a same-run baseline)
+#   make linux-guest    build the Linux guest (kernel + initramfs) from Debian packages
+#   make fuzz           run the virtio-blk fuzzer for a minute (SECONDS=...)
 #
 # PRESET picks the CMake preset: dev by default, ci (warnings are errors) when CI is set.
 
@@ -13,7 +15,7 @@ PRESET ?= $(if $(CI),ci,dev)
 BUILD := build/$(PRESET)
 CH ?=
 
-.PHONY: deps configure build run test docs bench clean
+.PHONY: deps configure build run test docs bench fuzz linux-guest clean
 
 deps:
 	@scripts/install-deps.sh
@@ -26,11 +28,12 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build --preset $(PRESET)
 
-run: build
+run: build linux-guest
 	@scripts/tour.sh $(BUILD) $(CH)
 
-test: build
+test: build linux-guest
 	@scripts/run-tests.sh $(BUILD) $(PRESET)
+	@scripts/run-fuzz.sh 30
 	cmake --build $(BUILD) --target docs
 	@echo "docs: $(BUILD)/docs/html/index.html"
 
@@ -38,8 +41,16 @@ docs: configure
 	cmake --build $(BUILD) --target docs
 	@echo "docs: $(BUILD)/docs/html/index.html"
 
-bench: build
+bench: build linux-guest
 	cmake --build $(BUILD) --target bench
+
+# The Linux guest (chapter 05 on) from Debian packages: scripts/build-linux-guest.sh.
+linux-guest: configure
+	cmake --build $(BUILD) --target linux_guest
+
+# The libFuzzer targets, built with clang in build/fuzz: make fuzz SECONDS=600
+fuzz: deps
+	@scripts/run-fuzz.sh $(or $(SECONDS),60)
 
 # make ch01, make ch02, ...: the chapter directory chapters/NN-slug builds target chNN_slug.
 ch%: configure

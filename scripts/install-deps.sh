@@ -21,6 +21,8 @@ PACKAGES=(
     util-linux
     bsdutils
     clang
+    cpio
+    lz4
     libclang-rt-14-dev
     python3-sphinx
     python3-breathe
