@@ -18,7 +18,7 @@ namespace stepvmm::boot {
 
 /// Guest-physical pages KVM may use for itself on VMX (api.rst §4.44 KVM_SET_TSS_ADDR: three
 /// pages; §4.52 KVM_SET_IDENTITY_MAP_ADDR: one page). They sit in the 32-bit device hole,
-/// below the BIOS area, where no RAM or device of ours lives — the places QEMU uses too.
+/// below the BIOS area, where no RAM or device of ours lives — 0xfffbc000 is also KVM's own default for the identity map.
 inline constexpr std::uint64_t kvm_tss_address = 0xfffbd000;
 inline constexpr std::uint64_t kvm_identity_map_address = 0xfffbc000;
 
