@@ -23,6 +23,7 @@ PACKAGES=(
     clang
     cpio
     lz4
+    qemu-system-x86
     libclang-rt-14-dev
     python3-sphinx
     python3-breathe

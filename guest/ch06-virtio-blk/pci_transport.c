@@ -11,7 +11,6 @@ static volatile uint8_t *common_config, *isr, *device_config, *notify_base;
 static uint32_t notify_multiplier;
 static volatile uint16_t *queue_notify_address; /* computed once: reading queue_notify_off costs an exit */
 static uint8_t intx_irq, msix_capability;
-static uint64_t msix_table_address;
 
 static uint32_t config_read32(uint8_t offset)
 {
@@ -26,6 +25,18 @@ static void config_write32(uint8_t offset, uint32_t value)
 }
 
 static uint8_t config_read8(uint8_t offset) { return (uint8_t)(config_read32(offset) >> ((offset & 3u) * 8)); }
+
+/* Where BAR `index` points: a memory BAR, 64-bit ones spanning two registers (PCI 3.0 §6.2.5.1).
+ * Firmware assigned it (the stepvmm VMM plays firmware; under QEMU, SeaBIOS does). */
+static uint64_t bar_address(uint8_t index)
+{
+    uint32_t low = config_read32((uint8_t)(0x10 + 4 * index));
+    uint64_t address = low & ~0xfu;
+    if ((low & 0x6u) == 0x4u)
+        address |= (uint64_t)config_read32((uint8_t)(0x14 + 4 * index)) << 32;
+    GUEST_ASSERT(!(low & 1u) && address); /* memory, and assigned */
+    return address;
+}
 
 /* Common configuration fields (§4.1.4.3), accessed with their own widths. */
 static uint8_t status(void) { return common_config[0x14]; }
@@ -112,10 +123,8 @@ static struct transport pci = {
 
 static void enable_msix(uint8_t vector)
 {
-    uint32_t table = config_read32((uint8_t)(msix_capability + 4));
-    GUEST_ASSERT((table & 7u) == 0); /* this driver maps only BAR0 */
-    msix_table_address += table & ~7u;
-    volatile uint32_t *entry = (volatile uint32_t *)(uintptr_t)msix_table_address;
+    uint32_t table = config_read32((uint8_t)(msix_capability + 4)); /* offset | BAR indicator */
+    volatile uint32_t *entry = (volatile uint32_t *)(uintptr_t)(bar_address((uint8_t)(table & 7u)) + (table & ~7u));
     entry[0] = 0xfee00000u; /* message address: the local APIC of CPU 0 (SDM Vol. 3A §11.11.1) */
     entry[1] = 0;
     entry[2] = vector;      /* message data: fixed delivery, edge, this vector (§11.11.2) */
@@ -136,10 +145,7 @@ const struct transport *pci_transport_probe(const struct transport_setup *setup)
         guest_print("no virtio-pci block device on bus 0\n");
         return 0;
     }
-    uint64_t bar = (config_read32(0x10) & ~0xfu) | (uint64_t)config_read32(0x14) << 32;
-    GUEST_ASSERT(bar); /* firmware (the VMM) assigns BAR0 */
     config_write32(0x04, 0x6); /* command: memory space and bus master */
-    msix_table_address = bar;
 
     /* §4.1.4: walk the capability list for the virtio structures and MSI-X. */
     for (uint8_t pointer = config_read8(0x34); pointer; pointer = config_read8((uint8_t)(pointer + 1))) {
@@ -153,9 +159,9 @@ const struct transport *pci_transport_probe(const struct transport_setup *setup)
         uint8_t type = config_read8((uint8_t)(pointer + 3));
         uint8_t bar_index = config_read8((uint8_t)(pointer + 4));
         uint32_t offset = config_read32((uint8_t)(pointer + 8));
-        if (bar_index != 0)
-            continue;
-        volatile uint8_t *structure = (volatile uint8_t *)(uintptr_t)(bar + offset);
+        if (type < 1 || type > 4 || bar_index > 5)
+            continue; /* the PCI configuration access capability, or something newer */
+        volatile uint8_t *structure = (volatile uint8_t *)(uintptr_t)(bar_address(bar_index) + offset);
         if (type == 1 && !common_config)
             common_config = structure;
         else if (type == 2 && !notify_base) {

@@ -344,6 +344,7 @@ uint64_t guest_main(const struct stepvmm_boot_info *boot)
     guest_printf("virtio-blk: %lu sectors, features event_idx=%d indirect=%d read-only=%d", device->capacity(), use_event_index,
         use_indirect, read_only);
     guest_report("capacity_sectors", device->capacity());
+    guest_report("tsc_khz", info->tsc_khz); /* what the TSC figures below are counted in */
     guest_report("event_idx", (uint64_t)use_event_index);
     guest_report("indirect", (uint64_t)use_indirect);
 
@@ -358,4 +359,20 @@ uint64_t guest_main(const struct stepvmm_boot_info *boot)
         avail.flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
     device->mask_interrupts();
     enter_user_mode(user_part, 0, user_stack + sizeof(user_stack));
+}
+
+/* Started by QEMU through the PVH entry (runtime/pvh.c), there is no VMM to pass parameters:
+ * these are the chapter's defaults, virtio-pci with MSI-X. */
+void guest_default_params(uint64_t *params);
+void guest_default_params(uint64_t *params)
+{
+    params[CH06_PARAM_UART_PORT] = 0x3f8;
+    params[CH06_PARAM_TRANSPORT] = CH06_TRANSPORT_PCI;
+    params[CH06_PARAM_SECTORS] = 256;
+    params[CH06_PARAM_REQUEST_SECTORS] = 8;
+    params[CH06_PARAM_SEED] = 1;
+    params[CH06_PARAM_EVENT_IDX] = 1;
+    params[CH06_PARAM_INDIRECT] = 1;
+    params[CH06_PARAM_BENCH_REQUESTS] = 4000;
+    params[CH06_PARAM_QUEUE_DEPTH] = 16;
 }

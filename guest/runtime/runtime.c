@@ -7,8 +7,31 @@ const struct stepvmm_boot_info *boot_info;
  * VMM's identity map grants user access. */
 static struct stepvmm_ucall ucall_buffer;
 
+/* Set by the PVH entry (pvh.c) when there is no stepvmm VMM, only a generic one like QEMU. */
+int guest_started_without_vmm;
+
+/* Without a stepvmm VMM a ucall becomes a line on COM1, "ucall <command> <argument> <text>",
+ * and DONE/FAIL leave through QEMU's isa-debug-exit device on port 0xf4 (its exit status is
+ * value * 2 + 1: 1 for success, 3 for failure). */
+static void ucall_without_vmm(uint64_t command, uint64_t argument, const char *text)
+{
+    static const char *const names[] = { "", "print", "sync", "report", "fail", "done" };
+    char line[STEPVMM_UCALL_TEXT_SIZE + 64];
+    guest_format(line, sizeof(line), "ucall %s %lu %s\n", command < 6 ? names[command] : "?", argument, text ? text : "");
+    uart_write(0x3f8, line);
+    if (command == STEPVMM_UCALL_DONE || command == STEPVMM_UCALL_FAIL) {
+        outb(0xf4, command == STEPVMM_UCALL_DONE && argument == 0 ? 0 : 1);
+        for (;;)
+            __asm__ volatile("cli; hlt");
+    }
+}
+
 static void ucall(uint64_t command, uint64_t argument, const char *text)
 {
+    if (guest_started_without_vmm) {
+        ucall_without_vmm(command, argument, text);
+        return;
+    }
     ucall_buffer.command = command;
     ucall_buffer.args[0] = argument;
     size_t length = 0;
