@@ -1,13 +1,15 @@
 // Chapter 05 — boot a real Linux kernel.
 //
 // New here: the x86 Linux boot protocol (a bzImage's setup header, boot_params with the e820
-// map, command line and initrd, the 64-bit entry state), the per-vCPU CPUID Linux reads, an
-// MP table so Linux finds its interrupt controllers without ACPI, and an i8042 whose reset
-// command is the guest's way to power off. The console is chapter 04's interrupt-driven UART.
+// map, command line and initrd, the 64-bit entry state), the per-vCPU CPUID Linux reads, the
+// firmware tables that tell Linux where its interrupt controllers are (an MP table, and minimal
+// ACPI for kernels built without MP-table support), and an i8042 whose reset command is the
+// guest's way to power off. The console is chapter 04's interrupt-driven UART.
 
 #include <stepvmm/app/command_line.hpp>
 #include <stepvmm/app/main_guard.hpp>
 #include <stepvmm/app/signal_flag.hpp>
+#include <stepvmm/boot/acpi_tables.hpp>
 #include <stepvmm/boot/boot_timeline.hpp>
 #include <stepvmm/boot/linux_entry.hpp>
 #include <stepvmm/boot/linux_loader.hpp>
@@ -67,7 +69,7 @@ static int run(const Options& options)
     for (const std::string& note : boot::prepare_linux_vm(vm).skipped)
         fmt::print("note: {}\n", note);
     memory.install(vm);
-    vm.create_irqchip(); // PICs, IOAPIC and local APICs, described to Linux by the MP table
+    vm.create_irqchip(); // PICs, IOAPIC and local APICs, described to Linux by the MP table and the MADT
     vm.create_pit();
 
     auto kernel = read_whole_file(options.kernel, image_size_limit);
@@ -77,6 +79,8 @@ static int run(const Options& options)
     auto loaded = boot::load_linux(memory, kernel, options.kernel,
         initrd ? std::optional<std::span<const std::uint8_t>>(*initrd) : std::nullopt, options.command_line);
     boot::write_mp_table(memory, boot::MpConfig { .cpu_count = options.cpus });
+    auto acpi = boot::write_acpi_tables(memory, boot::AcpiConfig { .cpu_count = options.cpus });
+    fmt::print("firmware tables: MP table at {:#x}, ACPI RSDP at {:#x} (XSDT, FADT, DSDT, MADT)\n", boot::bios_area_mp_address, acpi.rsdp);
     if (loaded.header)
         fmt::print("kernel: bzImage, boot protocol {}, {} bytes at {:#x}, entry {:#x}\n",
             boot::format_protocol_version(loaded.header->version), loaded.kernel_size, loaded.kernel_address, loaded.entry);

@@ -11,6 +11,7 @@
 #include <stepvmm/app/command_line.hpp>
 #include <stepvmm/app/main_guard.hpp>
 #include <stepvmm/backends/file_backend.hpp>
+#include <stepvmm/boot/acpi_tables.hpp>
 #include <stepvmm/boot/linux_entry.hpp>
 #include <stepvmm/boot/linux_loader.hpp>
 #include <stepvmm/boot/linux_run.hpp>
@@ -205,6 +206,7 @@ static int boot_linux(const Options& options, Kvm& kvm, Vm&, Vcpu& vcpu, GuestMe
     auto loaded = boot::load_linux(memory, kernel, options.kernel, initrd ? std::optional<std::span<const std::uint8_t>>(*initrd) : std::nullopt,
         command_line);
     boot::write_mp_table(memory, boot::MpConfig { .cpu_count = 1 });
+    boot::write_acpi_tables(memory, boot::AcpiConfig { .cpu_count = 1 });
     boot::configure_linux_vcpu(vcpu, CpuidTable::supported_by(kvm), 0);
     boot::enter_linux(vcpu, memory, loaded);
     devices::I8042 keyboard_controller({});

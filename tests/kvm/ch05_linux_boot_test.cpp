@@ -88,6 +88,11 @@ TEST_CASE("ch05 boots the recipe's Linux: banner, our e820 map, our command line
     CHECK(kernel_lines_with(result.out, "BIOS-provided physical RAM map:").size() == 1);
 
     CHECK(kernel_lines_with(result.out, "Command line: ") == std::vector<std::string> { "Command line: " + command_line });
+    // The kernel found its interrupt controllers in our MADT (the Debian kernel cannot read an
+    // MP table): the I/O APIC at KVM's address with its 24 GSIs, and the local APIC of CPU 0.
+    CHECK(kernel_lines_with(result.out, "ACPI: RSDP 0x00000000000E0000").size() == 1);
+    CHECK(kernel_lines_with(result.out, "IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23").size() == 1);
+    CHECK(kernel_lines_with(result.out, "ACPI: Using ACPI (MADT) for SMP configuration information").size() == 1);
 
     if (pvm) {
         CHECK(result.exit_code == exit_emulation_limit);
