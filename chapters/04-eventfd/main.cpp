@@ -15,6 +15,7 @@
 #include <stepvmm/devices/request_queue.hpp>
 #include <stepvmm/devices/serial_console.hpp>
 #include <stepvmm/guest/guest_runner.hpp>
+#include <stepvmm/guest/phase_marks.hpp>
 #include <stepvmm/io/bus.hpp>
 #include <stepvmm/kvm/cpuid.hpp>
 #include <stepvmm/kvm/irq_line.hpp>
@@ -33,7 +34,6 @@
 #include <unistd.h>
 
 using namespace stepvmm;
-using Clock = std::chrono::steady_clock;
 
 static constexpr std::uint16_t com1 = 0x3f8;
 static constexpr std::uint32_t com1_irq = 4, queue_irq = 5;
@@ -113,10 +113,9 @@ static int run(const Options& options)
     params[CH04_PARAM_ECHO_MILLISECONDS] = options.echo_seconds * 1000ULL;
     guest::prepare_guest(vcpu, memory, options.guest, x86::LongModeConfig {}, params);
 
-    std::uint64_t exits_seen = 0;
-    std::array<std::pair<std::uint64_t, Clock::time_point>, 3> marks {};
+    guest::PhaseMarks marks(3);
     guest::RunHooks hooks;
-    hooks.on_exit = [&](const VcpuExit&) { ++exits_seen; };
+    marks.install(hooks);
     hooks.on_io = [&](const IoExit& exit) {
         pio.dispatch(exit);
         return true;
@@ -124,11 +123,6 @@ static int run(const Options& options)
     hooks.on_mmio = [&](const MmioExit& exit) {
         mmio.access(exit.direction, exit.guest_physical_address, exit.data);
         return true;
-    };
-    hooks.on_sync = [&](std::uint64_t stage) {
-        if (stage >= marks.size())
-            throw GuestError(fmt::format("the guest synced at stage {}, which this chapter does not define", stage));
-        marks[stage] = { exits_seen, Clock::now() };
     };
     auto cpu_at_start = stats::current_thread_times();
     auto outcome = guest::run_until_done(vcpu, memory, hooks, std::chrono::seconds(options.timeout));
@@ -142,9 +136,8 @@ static int run(const Options& options)
     double requests = static_cast<double>(outcome.report("requests").value_or(0));
     double kicks = static_cast<double>(outcome.report("kicks").value_or(0));
     double interrupts = static_cast<double>(outcome.report("device_interrupts").value_or(0));
-    // Exits between the two sync points, minus the second sync's own exit.
-    double phase_exits = static_cast<double>(marks[CH04_SYNC_REQUESTS_DONE].first - marks[CH04_SYNC_REQUESTS_START].first - 1);
-    double seconds = std::chrono::duration<double>(marks[CH04_SYNC_REQUESTS_DONE].second - marks[CH04_SYNC_REQUESTS_START].second).count();
+    double phase_exits = marks.exits_between(CH04_SYNC_REQUESTS_START, CH04_SYNC_REQUESTS_DONE);
+    double seconds = marks.seconds_between(CH04_SYNC_REQUESTS_START, CH04_SYNC_REQUESTS_DONE);
     double tsc_khz = static_cast<double>(vcpu.tsc_khz().value_or(0));
     double round_trip_us = tsc_khz > 0 ? static_cast<double>(outcome.report("round_trip_tsc").value_or(0)) / tsc_khz * 1000 / kicks : 0;
     auto statistics = queue.statistics();

@@ -22,6 +22,7 @@
 #include <stepvmm/devices/serial_console.hpp>
 #include <stepvmm/devices/virtio_blk.hpp>
 #include <stepvmm/guest/guest_runner.hpp>
+#include <stepvmm/guest/phase_marks.hpp>
 #include <stepvmm/kvm/cpuid.hpp>
 #include <stepvmm/kvm/kvm.hpp>
 #include <stepvmm/kvm/vcpu.hpp>
@@ -39,7 +40,6 @@
 #include <unistd.h>
 
 using namespace stepvmm;
-using Clock = std::chrono::steady_clock;
 
 static constexpr std::uint16_t com1 = 0x3f8;
 static constexpr std::uint32_t com1_irq = 4, mmio_irq = 5, pci_intx_irq = 11, first_msi_gsi = 24;
@@ -132,17 +132,11 @@ static int run(const Options& options)
     params[CH06_PARAM_QUEUE_DEPTH] = options.queue_depth;
     guest::prepare_guest(vcpu, memory, options.guest, x86::LongModeConfig {}, params);
 
-    std::uint64_t exits_seen = 0;
-    std::array<std::pair<std::uint64_t, Clock::time_point>, 5> marks {};
+    guest::PhaseMarks marks(5);
     guest::RunHooks hooks;
-    hooks.on_exit = [&](const VcpuExit&) { ++exits_seen; };
+    marks.install(hooks);
     hooks.on_io = [&](const IoExit& exit) { return pio.dispatch(exit), true; };
     hooks.on_mmio = [&](const MmioExit& exit) { return mmio.access(exit.direction, exit.guest_physical_address, exit.data), true; };
-    hooks.on_sync = [&](std::uint64_t stage) {
-        if (stage >= marks.size())
-            throw GuestError(fmt::format("the guest synced at stage {}, which this chapter does not define", stage));
-        marks[stage] = { exits_seen, Clock::now() };
-    };
     auto cpu_at_start = stats::current_thread_times();
     auto outcome = guest::run_until_done(vcpu, memory, hooks, std::chrono::seconds(options.timeout));
     auto cpu = stats::current_thread_times() - cpu_at_start;
@@ -150,8 +144,7 @@ static int run(const Options& options)
     if (auto failure = device_thread.failure())
         std::rethrow_exception(failure);
 
-    // Exits between two sync points, minus the second sync's own exit.
-    auto exits_between = [&](int from, int to) { return static_cast<double>(marks[to].first - marks[from].first - 1); };
+    auto exits_between = [&](int from, int to) { return marks.exits_between(from, to); };
     auto statistics = block.statistics();
     double pattern_requests = 2.0 * std::ceil(static_cast<double>(options.sectors) / options.request_sectors) + 1;
     fmt::print("\nsummary (virtio-blk over {}{})\n", options.transport, over_pci ? fmt::format(", {}", options.interrupts) : "");

@@ -6,6 +6,7 @@
 #include <stepvmm/pci/msix.hpp>
 
 #include <catch2/catch.hpp>
+#include <recording_msi.hpp>
 #include <cstring>
 #include <map>
 
@@ -61,13 +62,6 @@ struct Cf8 {
     }
 };
 
-class RecordingDelivery final : public MsiDelivery {
-public:
-    void configure(std::uint16_t vector, std::optional<MsiMessage> message) override { routes[vector] = message; }
-    void signal(std::uint16_t vector) override { signals.push_back(vector); }
-    std::map<std::uint16_t, std::optional<MsiMessage>> routes;
-    std::vector<std::uint16_t> signals;
-};
 
 } // namespace
 
@@ -139,7 +133,7 @@ TEST_CASE("the capability list is walkable and read-only fields stay put", "[pci
 
 TEST_CASE("MSI-X vectors deliver, hold while masked, and send pending ones on unmask", "[pci][msix]")
 {
-    RecordingDelivery delivery;
+    test::RecordingMsiDelivery delivery;
     MsixTable table(3, delivery);
     CHECK(table.table_size() == 48);
     // Program vector 1: address, data, unmask.

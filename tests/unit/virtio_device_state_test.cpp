@@ -62,15 +62,19 @@ private:
 
 constexpr std::uint64_t version_1 = feature_bit(feature::version_1);
 
-} // namespace
-
-TEST_CASE("the driver initialisation sequence activates the device", "[virtio][state]")
-{
+// A driver's memory, the device, the state between them and the transport's interrupt sink.
+struct Rig {
+    Rig() { state.set_interrupt_sink(sink); }
     VirtioDriverMock driver;
     RecordingDevice device;
-    DeviceState state(device, driver.memory());
+    DeviceState state { device, driver.memory() };
     test::CountingSink sink;
-    state.set_interrupt_sink(sink);
+};
+
+} // namespace
+
+TEST_CASE_METHOD(Rig, "the driver initialisation sequence activates the device", "[virtio][state]")
+{
 
     CHECK(state.device_features_word(0) == feature_bit(feature::event_idx) + 8);
     CHECK(state.device_features_word(1) == 1);
@@ -88,13 +92,8 @@ TEST_CASE("the driver initialisation sequence activates the device", "[virtio][s
     CHECK(state.notifications() == 1);
 }
 
-TEST_CASE("FEATURES_OK is not kept for features the device did not offer or without VERSION_1", "[virtio][state]")
+TEST_CASE_METHOD(Rig, "FEATURES_OK is not kept for features the device did not offer or without VERSION_1", "[virtio][state]")
 {
-    VirtioDriverMock driver;
-    RecordingDevice device;
-    DeviceState state(device, driver.memory());
-    test::CountingSink sink;
-    state.set_interrupt_sink(sink);
     CHECK_FALSE(driver.initialize(state, version_1 | feature_bit(40)));
     CHECK_FALSE(driver.initialize(state, feature_bit(feature::event_idx))); // a legacy driver
     CHECK(device.activations == 0);
@@ -103,25 +102,15 @@ TEST_CASE("FEATURES_OK is not kept for features the device did not offer or with
     CHECK(device.activations == 0);
 }
 
-TEST_CASE("driver features cannot change after FEATURES_OK", "[virtio][state]")
+TEST_CASE_METHOD(Rig, "driver features cannot change after FEATURES_OK", "[virtio][state]")
 {
-    VirtioDriverMock driver;
-    RecordingDevice device;
-    DeviceState state(device, driver.memory());
-    test::CountingSink sink;
-    state.set_interrupt_sink(sink);
     REQUIRE(driver.initialize(state, version_1));
     state.write_driver_features_word(0, feature_bit(feature::event_idx));
     CHECK(state.negotiated_features() == version_1);
 }
 
-TEST_CASE("writing 0 to status resets device, queues and features", "[virtio][state]")
+TEST_CASE_METHOD(Rig, "writing 0 to status resets device, queues and features", "[virtio][state]")
 {
-    VirtioDriverMock driver;
-    RecordingDevice device;
-    DeviceState state(device, driver.memory());
-    test::CountingSink sink;
-    state.set_interrupt_sink(sink);
     REQUIRE(driver.initialize(state, version_1));
     state.write_status(0);
     CHECK(device.resets == 1);
@@ -135,11 +124,8 @@ TEST_CASE("writing 0 to status resets device, queues and features", "[virtio][st
     CHECK(device.passes == 0);
 }
 
-TEST_CASE("queue configuration is frozen while the queue is ready and sizes are checked", "[virtio][state]")
+TEST_CASE_METHOD(Rig, "queue configuration is frozen while the queue is ready and sizes are checked", "[virtio][state]")
 {
-    VirtioDriverMock driver;
-    RecordingDevice device;
-    DeviceState state(device, driver.memory());
     state.write_queue_config(1, QueueConfig { 12, 0x1000, 0x3000, 0x4000, true });
     CHECK_FALSE(state.queue_config(1).ready); // 12 is not a power of two
     state.write_queue_config(1, QueueConfig { 32, 0x1000, 0x3000, 0x4000, true });
@@ -151,13 +137,8 @@ TEST_CASE("queue configuration is frozen while the queue is ready and sizes are 
     state.write_queue_config(7, QueueConfig { 8, 0x1000, 0x3000, 0x4000, true }); // no such queue: ignored
 }
 
-TEST_CASE("a driver that breaks the protocol gets NEEDS_RESET and a config change, not a crash", "[virtio][state]")
+TEST_CASE_METHOD(Rig, "a driver that breaks the protocol gets NEEDS_RESET and a config change, not a crash", "[virtio][state]")
 {
-    VirtioDriverMock driver;
-    RecordingDevice device;
-    DeviceState state(device, driver.memory());
-    test::CountingSink sink;
-    state.set_interrupt_sink(sink);
     REQUIRE(driver.initialize(state, version_1));
 
     driver.write_descriptor(0, test::mock_heap, 4, ring::descriptor_next, 0); // a loop onto itself
@@ -178,24 +159,16 @@ TEST_CASE("a driver that breaks the protocol gets NEEDS_RESET and a config chang
     CHECK_FALSE((fresh_state.status() & status::needs_reset));
 }
 
-TEST_CASE("the driver may not clear status bits except by reset", "[virtio][state]")
+TEST_CASE_METHOD(Rig, "the driver may not clear status bits except by reset", "[virtio][state]")
 {
-    VirtioDriverMock driver;
-    RecordingDevice device;
-    DeviceState state(device, driver.memory());
-    test::CountingSink sink;
-    state.set_interrupt_sink(sink);
     REQUIRE(driver.initialize(state, version_1));
     state.write_status(status::acknowledge);
     CHECK((state.status() & status::driver_ok));
     CHECK(device.activations == 1);
 }
 
-TEST_CASE("configuration space reads and writes reach the device", "[virtio][state]")
+TEST_CASE_METHOD(Rig, "configuration space reads and writes reach the device", "[virtio][state]")
 {
-    VirtioDriverMock driver;
-    RecordingDevice device;
-    DeviceState state(device, driver.memory());
     std::array<std::uint8_t, 3> bytes {};
     state.read_config(5, bytes);
     CHECK(bytes == std::array<std::uint8_t, 3> { 5, 6, 7 });

@@ -4,6 +4,7 @@
 #include <stepvmm/devices/virtio_blk.hpp>
 #include <stepvmm/backends/file_backend.hpp>
 #include <stepvmm/virtio/mmio_transport.hpp>
+#include <recording_line.hpp>
 #include <temporary_file.hpp>
 #include <virtio_driver_mock.hpp>
 
@@ -14,12 +15,6 @@ using namespace stepvmm;
 using namespace stepvmm::virtio;
 
 namespace {
-
-class RecordingLine final : public io::InterruptLine {
-public:
-    void set_level(bool asserted) override { level = asserted; }
-    bool level = false;
-};
 
 struct Rig {
     Rig()
@@ -50,7 +45,7 @@ struct Rig {
     devices::VirtioBlk device;
     test::VirtioDriverMock driver;
     DeviceState state;
-    RecordingLine line;
+    test::RecordingLine line;
     MmioTransport transport;
 };
 
@@ -102,18 +97,18 @@ TEST_CASE("a driver sets up virtio-mmio, submits a request and acknowledges the 
     rig.driver.submit({ rig.driver.readable(header), status_buffer });
     rig.write(mmio::queue_notify, 0); // no ioeventfd here: the write itself reaches the device
     CHECK(rig.driver.memory().read<std::uint8_t>(status_buffer.address) == devices::virtio_blk::status_ok);
-    CHECK(rig.line.level);
+    CHECK(rig.line.asserted());
     CHECK(rig.read(mmio::interrupt_status) == mmio::interrupt_used_buffer);
     rig.write(mmio::interrupt_ack, mmio::interrupt_used_buffer);
-    CHECK_FALSE(rig.line.level);
+    CHECK_FALSE(rig.line.asserted());
     CHECK(rig.read(mmio::interrupt_status) == 0);
     CHECK(rig.transport.interrupts_raised() == 1);
 
     // Reset: status 0 clears the device and any pending interrupt.
     rig.transport.config_changed();
-    CHECK(rig.line.level);
+    CHECK(rig.line.asserted());
     rig.write(mmio::status, 0);
-    CHECK_FALSE(rig.line.level);
+    CHECK_FALSE(rig.line.asserted());
     CHECK(rig.read(mmio::status) == 0);
     CHECK(rig.read(mmio::queue_ready) == 0);
 }

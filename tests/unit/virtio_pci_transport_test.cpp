@@ -5,10 +5,12 @@
 #include <stepvmm/backends/file_backend.hpp>
 #include <stepvmm/devices/virtio_blk.hpp>
 #include <stepvmm/virtio/pci_transport.hpp>
+#include <recording_line.hpp>
 #include <temporary_file.hpp>
 #include <virtio_driver_mock.hpp>
 
 #include <catch2/catch.hpp>
+#include <recording_msi.hpp>
 #include <cstring>
 #include <map>
 
@@ -18,19 +20,6 @@ using namespace stepvmm::virtio::pci_layout;
 
 namespace {
 
-class RecordingDelivery final : public pci::MsiDelivery {
-public:
-    void configure(std::uint16_t vector, std::optional<MsiMessage> message) override { routes[vector] = message; }
-    void signal(std::uint16_t vector) override { signals.push_back(vector); }
-    std::map<std::uint16_t, std::optional<MsiMessage>> routes;
-    std::vector<std::uint16_t> signals;
-};
-
-class RecordingLine final : public io::InterruptLine {
-public:
-    void set_level(bool asserted) override { level = asserted; }
-    bool level = false;
-};
 
 struct Rig {
     Rig()
@@ -105,8 +94,8 @@ struct Rig {
     devices::VirtioBlk device;
     test::VirtioDriverMock driver;
     DeviceState state;
-    RecordingDelivery msi;
-    RecordingLine intx;
+    test::RecordingMsiDelivery msi;
+    test::RecordingLine intx;
     PciTransport transport;
 };
 
@@ -175,7 +164,7 @@ TEST_CASE("a driver initialises virtio-pci and gets an MSI-X vector per completi
 
     CHECK(rig.flush() == devices::virtio_blk::status_ok);
     CHECK(rig.msi.signals == std::vector<std::uint16_t> { 0 });
-    CHECK_FALSE(rig.intx.level);
+    CHECK_FALSE(rig.intx.asserted());
     CHECK(rig.transport.msi_messages_sent() == 1);
 
     // Reset puts the vectors back to NO_VECTOR.
@@ -189,9 +178,9 @@ TEST_CASE("without MSI-X virtio-pci falls back to INTx and a read-to-clear ISR",
     Rig rig;
     REQUIRE(rig.initialize());
     CHECK(rig.flush() == devices::virtio_blk::status_ok);
-    CHECK(rig.intx.level);
+    CHECK(rig.intx.asserted());
     CHECK(rig.bar<std::uint8_t>(isr) == 1);
-    CHECK_FALSE(rig.intx.level);
+    CHECK_FALSE(rig.intx.asserted());
     CHECK(rig.bar<std::uint8_t>(isr) == 0);
     CHECK(rig.transport.intx_interrupts() == 1);
     rig.transport.config_changed();
