@@ -199,6 +199,16 @@ static int run(const Options& options)
         };
         fmt::print("  {:<11} {:>14} {:>14} {:>14} {:>14.0f}\n", phase, cell(mmio), cell(pci), cell(qemu), host.at(phase));
     }
+    fmt::print("\nthe same in MB/s (4 KiB per request)\n");
+    fmt::print("  {:<11} {:>14} {:>14} {:>14} {:>14}\n", "phase", "virtio-mmio", "virtio-pci", "QEMU (TCG)", "host, no VM");
+    for (const std::string& phase : phases) {
+        auto cell = [&](const std::variant<VirtioFigures, std::string>& figures) {
+            return std::holds_alternative<VirtioFigures>(figures)
+                ? fmt::format("{:.1f}", std::get<VirtioFigures>(figures).requests_per_second.at(phase) * 4096 / 1e6)
+                : "-";
+        };
+        fmt::print("  {:<11} {:>14} {:>14} {:>14} {:>14.1f}\n", phase, cell(mmio), cell(pci), cell(qemu), host.at(phase) * 4096 / 1e6);
+    }
     if (auto* reason = std::get_if<std::string>(&qemu))
         fmt::print("  QEMU not measured: {}\n", *reason);
     fmt::print("  (QEMU runs the same guest image, started through its PVH entry, with its own virtio-blk-pci;\n"
