@@ -93,6 +93,10 @@ TEST_CASE("ch05 boots the recipe's Linux: banner, our e820 map, our command line
     CHECK(kernel_lines_with(result.out, "ACPI: RSDP 0x00000000000E0000").size() == 1);
     CHECK(kernel_lines_with(result.out, "IOAPIC[0]: apic_id 0, version 17, address 0xfec00000, GSI 0-23").size() == 1);
     CHECK(kernel_lines_with(result.out, "ACPI: Using ACPI (MADT) for SMP configuration information").size() == 1);
+    CHECK(kernel_lines_with(result.out, "ACPI: LAPIC_NMI (acpi_id[0xff] dfl dfl lint[0x1])").size() == 1);
+    // Without our tables the kernel said so in these words.
+    CHECK(result.out.find("A valid RSDP was not found") == std::string::npos);
+    CHECK(result.out.find("Boot CPU (id 0) not listed by BIOS") == std::string::npos);
 
     if (pvm) {
         CHECK(result.exit_code == exit_emulation_limit);

@@ -5,6 +5,7 @@
 #include <stepvmm/boot/e820.hpp>
 #include <stepvmm/boot/mp_table.hpp>
 #include <stepvmm/mem/guest_memory.hpp>
+#include <stepvmm/os/system_error.hpp>
 
 #include <catch2/catch.hpp>
 #include <numeric>
@@ -109,5 +110,6 @@ TEST_CASE("the ACPI tables lie in e820-reserved memory and clear of the MP table
     for (const E820Entry& entry : pc_e820_map(pc_memory_layout(64ULL << 20, 3ULL << 30)))
         reserved = reserved || (entry.type != E820Type::Ram && entry.address <= layout.rsdp && end <= entry.address + entry.size);
     CHECK(reserved);
-    CHECK_THROWS_AS(write_acpi_tables(memory, AcpiConfig { .cpu_count = 0 }), std::invalid_argument);
+    CHECK_THROWS_AS(write_acpi_tables(memory, AcpiConfig { .cpu_count = 0 }), UserError);
+    CHECK_THROWS_AS(write_acpi_tables(memory, AcpiConfig { .cpu_count = 256 }), UserError);
 }

@@ -1,9 +1,10 @@
 #include <stepvmm/boot/acpi_tables.hpp>
 #include <stepvmm/mem/guest_memory.hpp>
+#include <stepvmm/os/system_error.hpp>
 
 #include <cstring>
+#include <fmt/format.h>
 #include <numeric>
-#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -70,7 +71,7 @@ std::uint64_t align16(std::uint64_t value) { return (value + 15) & ~std::uint64_
 AcpiLayout write_acpi_tables(const GuestMemory& memory, const AcpiConfig& config)
 {
     if (config.cpu_count == 0 || config.cpu_count > 255)
-        throw std::invalid_argument("the MADT describes 1 to 255 local APICs here (8-bit APIC ids)");
+        throw UserError(fmt::format("the MADT describes 1 to 255 local APICs here (8-bit APIC ids), not {}", config.cpu_count));
     AcpiLayout layout {};
     layout.rsdp = acpi_rsdp_address;
     layout.xsdt = align16(layout.rsdp + 36);
@@ -84,8 +85,13 @@ AcpiLayout write_acpi_tables(const GuestMemory& memory, const AcpiConfig& config
     dsdt.finish_sdt();
 
     // MADT (§5.2.12): where the local APICs are, which exist, the I/O APIC and its GSIs. No
-    // interrupt source overrides: KVM's default routing sends ISA IRQ n to I/O APIC pin n,
-    // which is what an OS assumes when none is listed (and what the MP table says too).
+    // interrupt source overrides (§5.2.12.5): KVM's default routing sends ISA IRQ n (the PIT's
+    // GSI 0 included) to I/O APIC pin n, which is what an OS assumes for an ISA IRQ with no
+    // override (and what the MP table says too). A firmware on real chipsets would list
+    // "IRQ 0 -> GSI 2" here; that would be wrong for KVM's in-kernel wiring. Nor is an SCI
+    // override needed: on a hardware-reduced platform there is no SCI, and Linux then does not
+    // invent one for FADT.SCI_INT (which is 0 here and would otherwise turn GSI 0 level-low;
+    // arch/x86/kernel/acpi/boot.c, acpi_parse_madt_ioapic_entries).
     Table madt;
     madt.header("APIC", 5);
     madt.u32(config.local_apic_address);
@@ -99,6 +105,9 @@ AcpiLayout write_acpi_tables(const GuestMemory& memory, const AcpiConfig& config
     }
     madt.u8(1); // I/O APIC (§5.2.12.3)
     madt.u8(12);
+    // The id KVM's I/O APIC reports in its ID register after reset. The MP table names it
+    // differently (after the last CPU, as MP spec §3.6.6 wants unique APIC-bus ids); a 64-bit
+    // Linux neither rewrites nor compares the id, and reads only one of the two tables.
     madt.u8(config.io_apic_id);
     madt.u8(0);
     madt.u32(config.io_apic_address);
@@ -145,7 +154,7 @@ AcpiLayout write_acpi_tables(const GuestMemory& memory, const AcpiConfig& config
     rsdp.bytes()[32] = checksum_of(rsdp.bytes(), 36);
 
     if (layout.madt + madt.size() > acpi_rsdp_address + acpi_area_size)
-        throw std::invalid_argument("the ACPI tables do not fit their area");
+        throw UserError("the ACPI tables do not fit their area");
     memory.write_bytes(layout.rsdp, rsdp.bytes());
     memory.write_bytes(layout.xsdt, xsdt.bytes());
     memory.write_bytes(layout.fadt, fadt.bytes());

@@ -14,6 +14,7 @@ class GuestMemory;
 
 namespace stepvmm::boot {
 
+/// What the MADT describes: the CPUs' local APICs and KVM's in-kernel I/O APIC.
 struct AcpiConfig {
     unsigned cpu_count = 1;                         ///< local APIC ids 0 .. cpu_count-1
     std::uint32_t local_apic_address = 0xfee00000;  ///< the architectural default
@@ -29,11 +30,15 @@ inline constexpr std::uint64_t acpi_area_size = 0x1000;
 
 /// The table signatures and their guest-physical addresses, for tests and the chapter's output.
 struct AcpiLayout {
-    std::uint64_t rsdp, xsdt, fadt, dsdt, madt;
+    std::uint64_t rsdp; ///< Root System Description Pointer (§5.2.5), at acpi_rsdp_address
+    std::uint64_t xsdt; ///< Extended System Description Table (§5.2.8): points at the FADT and MADT
+    std::uint64_t fadt; ///< Fixed ACPI Description Table "FACP" (§5.2.9): points at the DSDT
+    std::uint64_t dsdt; ///< Differentiated System Description Table (§5.2.11.1), header only
+    std::uint64_t madt; ///< Multiple APIC Description Table "APIC" (§5.2.12)
 };
 
 /// Writes all tables into guest RAM (the range must be RAM the e820 map reserves) and returns
-/// where each one went. Throws std::invalid_argument for a cpu_count the MADT cannot hold.
+/// where each one went. Throws UserError for a cpu_count the MADT cannot hold.
 AcpiLayout write_acpi_tables(const GuestMemory& memory, const AcpiConfig& config);
 
 } // namespace stepvmm::boot
