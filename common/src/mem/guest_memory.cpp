@@ -49,7 +49,8 @@ std::span<std::uint8_t> GuestMemory::at(std::uint64_t gpa, std::uint64_t length)
 void GuestMemory::write_bytes(std::uint64_t gpa, std::span<const std::uint8_t> bytes) const
 {
     auto destination = at(gpa, bytes.size());
-    std::memcpy(destination.data(), bytes.data(), bytes.size());
+    if (!bytes.empty()) // an empty span may have a null data(), which memcpy must not get
+        std::memcpy(destination.data(), bytes.data(), bytes.size());
 }
 
 void GuestMemory::install(Vm& vm) const

@@ -113,7 +113,8 @@ std::uint8_t ConfigSpace::add_capability(std::uint8_t id, std::span<const std::u
         throw std::length_error("PCI capabilities do not fit in configuration space");
     m_bytes[offset] = id;
     m_bytes[offset + 1] = 0; // the end of the list until another capability follows
-    std::memcpy(m_bytes.data() + offset + 2, body.data(), body.size());
+    if (!body.empty())
+        std::memcpy(m_bytes.data() + offset + 2, body.data(), body.size());
     for (std::size_t index = 0; index < writable_mask.size() && index < body.size(); ++index)
         m_writable[offset + 2 + index] = writable_mask[index];
     if (m_last_capability)

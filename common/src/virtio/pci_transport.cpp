@@ -100,7 +100,8 @@ void PciTransport::add_virtio_capability(std::uint8_t type, std::uint64_t offset
     body[2] = 0; // BAR0
     put_le(body, 6, offset, 4);
     put_le(body, 10, length, 4);
-    std::memcpy(body.data() + 14, extra.data(), extra.size());
+    if (!extra.empty())
+        std::memcpy(body.data() + 14, extra.data(), extra.size());
     m_config.add_capability(vendor_capability_id, body);
 }
 
