@@ -189,7 +189,8 @@ static int run(const Options& options)
 // command line (virtio_mmio.device=, which needs CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES).
 static int boot_linux(const Options& options, Kvm& kvm, Vm&, Vcpu& vcpu, GuestMemory& memory, io::Bus& pio, io::Bus& mmio)
 {
-    std::string command_line = options.command_line;
+    // stepvmm.disktest=1: the recipe's /init makes a file system on /dev/vda and writes a file.
+    std::string command_line = options.command_line + " stepvmm.disktest=1";
     if (options.transport == "mmio")
         command_line += fmt::format(" virtio_mmio.device={:#x}@{:#x}:{}", virtio::mmio::window_size, mmio_base, mmio_irq);
     auto kernel = read_whole_file(options.kernel, 1ULL << 30);

@@ -1,6 +1,8 @@
 // Chapter 06 with Linux instead of the tiny guest: the recipe's kernel and initramfs boot with
 // the disk on virtio-pci. On hardware KVM /init loads virtio_pci and virtio_blk and reports the
-// disk (`stepvmm: disk vda, <sectors> sectors`), which must be the file's size. On kvm_pvm the
+// disk (`stepvmm: disk vda, <sectors> sectors`), which must be the file's size, and makes an
+// ext2 file system on it with a file (the peer tests run the same /init against QEMU's
+// virtio-blk, where this part can run on any host). On kvm_pvm the
 // kernel stops early (chapter 05), but not before it has checked our PCI host bridge through
 // configuration mechanism #1, which the exit profile shows.
 //
@@ -46,5 +48,11 @@ TEST_CASE("ch06 boots Linux with the disk on virtio-pci", "[ch06][slow]")
         CHECK(result.exit_code == 0);
         CHECK(result.out.find("stepvmm: loaded virtio_blk") != std::string::npos);
         CHECK(result.out.find("stepvmm: disk vda, " + std::to_string(disk_size / 512) + " sectors") != std::string::npos);
+        // /init's disk test (stepvmm.disktest=1, which the chapter adds): an ext2 file system
+        // and a file, written through our virtio-blk into the disk image.
+        CHECK(result.out.find("stepvmm: disk test passed") != std::string::npos);
+        auto bytes = disk.contents();
+        CHECK(bytes.at(1024 + 56) == 0x53); // ext2 superblock magic 0xEF53
+        CHECK(bytes.at(1024 + 57) == 0xef);
     }
 }
