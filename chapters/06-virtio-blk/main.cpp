@@ -89,6 +89,14 @@ static int run(const Options& options)
     // The disk: a file backend, the virtio-blk device model, and the transport-independent
     // virtio state (features, status, queues) that both transports drive.
     backends::FileBackend disk(options.disk, options.read_only ? backends::DiskAccess::ReadOnly : backends::DiskAccess::ReadWrite);
+    // The tiny guest writes its pattern after CH06_PATTERN_FIRST_SECTOR: a disk too small for
+    // it is the user's mistake, said here in one line rather than as an I/O error in the guest.
+    std::uint64_t sectors_needed = CH06_PATTERN_FIRST_SECTOR + std::uint64_t { options.sectors };
+    if (!linux_guest && disk.size() / 512 < sectors_needed)
+        throw UserError(fmt::format("disk {}: {} bytes hold {} whole sectors; the guest's pattern needs {} (--sectors {} from sector {}): "
+                                    "make it at least {} bytes, e.g. truncate -s 1M {}",
+            options.disk, disk.size(), disk.size() / 512, sectors_needed, options.sectors, CH06_PATTERN_FIRST_SECTOR, sectors_needed * 512,
+            options.disk));
     devices::VirtioBlk block("virtio-blk", disk, "stepvmm-" + std::filesystem::path(options.disk).filename().string());
     virtio::DeviceState state(block, memory);
 
@@ -101,7 +109,8 @@ static int run(const Options& options)
     console.attach_input(device_thread.loop(), STDIN_FILENO);
 
     // Plug the device in through one transport. Its queue notifications become ioeventfds the
-    // device thread serves; its interrupts are raised from that thread (irqfd or KVM_IRQ_LINE).
+    // device thread serves; its interrupts are irqfds raised from that thread (MSI-X: one per
+    // vector; mmio and INTx: a resampling irqfd, since those lines are level-triggered).
     pci::HostBridge host_bridge;
     pci::KvmMsiRoutes msi_routes(vm);
     std::optional<virtio::MmioAttachment> over_mmio;
@@ -179,6 +188,10 @@ static int run(const Options& options)
         static_cast<double>(statistics.bytes_read) / (1 << 20), static_cast<double>(statistics.bytes_written) / (1 << 20));
     fmt::print("  device: {} kicks absorbed by ioeventfd, {} queue passes, {} interrupts sent, {} passes the driver wanted no interrupt for\n", absorbed,
         statistics.queue_passes, interrupts_sent, statistics.notifications_suppressed);
+    const LevelIrqFdLine* level_line = over_pci ? (options.interrupts == "intx" ? &over_pci_bus->intx_line() : nullptr) : &over_mmio->interrupt_line();
+    if (level_line)
+        fmt::print("  level-triggered line (resampling irqfd): raised {} times, {} EOIs reported back, {} raised again after an EOI\n",
+            level_line->raised_count(), level_line->resample_count(), level_line->reraised_count());
     fmt::print("{}", stats::format_exit_report(outcome, { &pio, &mmio }, cpu));
     if (!state.needs_reset_reason().empty())
         fmt::print("the device needed a reset: {}\n", state.needs_reset_reason());

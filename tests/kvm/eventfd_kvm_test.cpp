@@ -5,10 +5,12 @@
 #include <catch2/catch.hpp>
 #include <skip.hpp>
 
+#include <stepvmm/kvm/irq_line.hpp>
 #include <stepvmm/kvm/kvm.hpp>
 #include <stepvmm/kvm/vcpu.hpp>
 #include <stepvmm/kvm/vm.hpp>
 #include <stepvmm/os/event_fd.hpp>
+#include <stepvmm/os/event_loop.hpp>
 #include <stepvmm/os/mapping.hpp>
 
 #include <chrono>
@@ -131,4 +133,73 @@ TEST_CASE("an irqfd raises its interrupt line with no VMM involvement", "[eventf
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     CHECK((master_pic_irr() & (1u << 5)) != 0);
     machine.vm.unassign_irqfd(interrupt.fd(), 5);
+}
+
+TEST_CASE("a resampling irqfd holds a level line until the guest's EOI and raises it again while the device still asks",
+    "[eventfd]")
+{
+    test::require_kvm();
+    // OCW2 0x65 is the 8259's "specific EOI for IRQ 5": KVM's PIC lowers the resampling
+    // irqfd's GSI and signals its resample fd right inside this guest write.
+    TinyMachine machine({
+                            0xb0, 0x65, 0xe6, 0x20, // mov al, 0x65; out 0x20, al  (EOI)
+                            0xba, 0xff, 0x03, 0xee, // mov dx, 0x3ff; out dx, al   (stop)
+                            0xb0, 0x65, 0xe6, 0x20, // EOI again
+                            0xba, 0xff, 0x03, 0xee, // stop
+                        },
+        /*with_irqchip=*/true);
+    EventLoop loop;
+    LevelIrqFdLine line(machine.vm, loop, 5);
+
+    // The level KVM's PIC sees on pin 5 (last_irr), as opposed to the device's own level.
+    auto pin_high = [&] {
+        kvm_irqchip chip {};
+        chip.chip_id = KVM_IRQCHIP_PIC_MASTER;
+        REQUIRE(::ioctl(machine.vm.fd(), KVM_GET_IRQCHIP, &chip) == 0);
+        return (chip.chip.pic.last_irr & (1u << 5)) != 0;
+    };
+    // irqfd triggers are injected from a kernel work item: wait a little for them.
+    auto pin_becomes = [&](bool level) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (pin_high() != level && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return pin_high() == level;
+    };
+    auto serve_resample = [&](std::uint64_t expected) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (line.resample_count() < expected && std::chrono::steady_clock::now() < deadline)
+            loop.run_once(std::chrono::milliseconds(10));
+        return line.resample_count();
+    };
+
+    SECTION("a device that lowered its level before the EOI stays low after it")
+    {
+        line.set_level(true);
+        REQUIRE(pin_becomes(true));
+        line.set_level(false); // the guest's InterruptACK, say: no ioctl, KVM's pin stays up...
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        CHECK(pin_high()); // ...until the EOI
+        CHECK(run_collecting_writes(*machine.vcpu).empty());
+        CHECK(serve_resample(1) == 1);
+        CHECK(!pin_high());
+        CHECK(line.reraised_count() == 0);
+        CHECK(line.raised_count() == 1);
+    }
+    SECTION("a device still asserting at the EOI gets its line raised again")
+    {
+        line.set_level(true);
+        REQUIRE(pin_becomes(true));
+        line.set_level(true); // still pending: no second trigger
+        CHECK(line.raised_count() == 1);
+        CHECK(run_collecting_writes(*machine.vcpu).empty());
+        CHECK(serve_resample(1) == 1);
+        CHECK(line.reraised_count() == 1);
+        CHECK(pin_becomes(true));
+        // Now the device is drained; the next EOI leaves the line low.
+        line.set_level(false);
+        CHECK(run_collecting_writes(*machine.vcpu).empty());
+        CHECK(serve_resample(2) == 2);
+        CHECK(!pin_high());
+        CHECK(line.reraised_count() == 1);
+    }
 }

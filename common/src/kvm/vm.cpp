@@ -91,6 +91,13 @@ void Vm::assign_irqfd(int event_fd, std::uint32_t gsi)
     STEPVMM_IOCTL(m_fd.get(), KVM_IRQFD, &irqfd);
 }
 
+void Vm::assign_resampling_irqfd(int event_fd, int resample_fd, std::uint32_t gsi)
+{
+    auto irqfd = make_irqfd(event_fd, gsi, KVM_IRQFD_FLAG_RESAMPLE);
+    irqfd.resamplefd = static_cast<std::uint32_t>(resample_fd);
+    STEPVMM_IOCTL(m_fd.get(), KVM_IRQFD, &irqfd);
+}
+
 void Vm::unassign_irqfd(int event_fd, std::uint32_t gsi)
 {
     auto irqfd = make_irqfd(event_fd, gsi, KVM_IRQFD_FLAG_DEASSIGN);

@@ -43,7 +43,7 @@ void QueueKicks::watch(const std::vector<IoEventFdMatch>& matches)
 }
 
 MmioAttachment::MmioAttachment(Vm& vm, io::Bus& mmio_bus, EventLoop& loop, DeviceState& state, std::uint64_t base, std::uint32_t gsi)
-    : m_line(vm, gsi)
+    : m_line(vm, loop, gsi)
     , m_transport(state, m_line)
     , m_kicks(vm, loop, state)
     , m_base(base)
@@ -56,7 +56,7 @@ PciAttachment::PciAttachment(Vm& vm, io::Bus& mmio_bus, pci::HostBridge& host_br
     DeviceState& state, pci::KvmMsiRoutes& routes, std::uint32_t first_msi_gsi, std::uint32_t intx_gsi, std::uint64_t bar_address)
     : m_mmio_bus(mmio_bus)
     , m_msi(vm, routes, first_msi_gsi, static_cast<std::uint16_t>(state.queue_count() + 1))
-    , m_intx(vm, intx_gsi)
+    , m_intx(vm, loop, intx_gsi)
     , m_transport(state, m_msi, m_intx, static_cast<std::uint8_t>(intx_gsi))
     , m_kicks(vm, loop, state)
 {

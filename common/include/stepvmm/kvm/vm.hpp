@@ -85,6 +85,12 @@ public:
     /// KVM_IRQFD: a write to @p event_fd injects an edge on @p gsi without a VMM round trip
     /// (§4.75). The fd stays owned by the caller; unassign before closing it.
     void assign_irqfd(int event_fd, std::uint32_t gsi);
+    /// KVM_IRQFD with KVM_IRQFD_FLAG_RESAMPLE (§4.75, needs the in-kernel irqchip): a write to
+    /// @p event_fd raises @p gsi and KVM holds it high until the guest EOIs it; then KVM lowers
+    /// it and signals @p resample_fd, and the VMM raises it again if the device still wants
+    /// service. That is a level-triggered line with no ioctl per change. Undo with
+    /// unassign_irqfd (the flag is only needed to assign).
+    void assign_resampling_irqfd(int event_fd, int resample_fd, std::uint32_t gsi);
     void unassign_irqfd(int event_fd, std::uint32_t gsi);
 
     /// KVM_IOEVENTFD: a matching guest write signals @p event_fd inside KVM and resumes the

@@ -42,37 +42,41 @@ private:
     std::atomic<std::uint64_t> m_absorbed { 0 };
 };
 
-/// virtio-mmio at a fixed address with a level-triggered interrupt on @p gsi.
+/// virtio-mmio at a fixed address with a level-triggered interrupt on @p gsi: a resampling
+/// irqfd, so neither raising it (device thread) nor lowering it (the guest's InterruptACK on
+/// the vCPU thread) costs an ioctl.
 class MmioAttachment {
 public:
     MmioAttachment(Vm& vm, io::Bus& mmio_bus, EventLoop& loop, DeviceState& state, std::uint64_t base, std::uint32_t gsi);
     [[nodiscard]] MmioTransport& transport() { return m_transport; }
     [[nodiscard]] const QueueKicks& kicks() const { return m_kicks; }
     [[nodiscard]] std::uint64_t base() const { return m_base; }
+    [[nodiscard]] const LevelIrqFdLine& interrupt_line() const { return m_line; }
 
 private:
-    KvmIrqLine m_line;
+    LevelIrqFdLine m_line;
     MmioTransport m_transport;
     QueueKicks m_kicks;
     std::uint64_t m_base;
 };
 
 /// virtio-pci in slot @p slot of @p host_bridge, BAR0 assigned at @p bar_address as firmware
-/// would; MSI-X vectors on GSIs from @p first_msi_gsi, INTx on @p intx_gsi. Follows the guest
-/// if it moves BAR0.
+/// would; MSI-X vectors on GSIs from @p first_msi_gsi, INTx on @p intx_gsi (level-triggered,
+/// a resampling irqfd served by @p loop). Follows the guest if it moves BAR0.
 class PciAttachment {
 public:
     PciAttachment(Vm& vm, io::Bus& mmio_bus, pci::HostBridge& host_bridge, std::uint8_t slot, EventLoop& loop, DeviceState& state,
         pci::KvmMsiRoutes& routes, std::uint32_t first_msi_gsi, std::uint32_t intx_gsi, std::uint64_t bar_address);
     [[nodiscard]] PciTransport& transport() { return m_transport; }
     [[nodiscard]] const QueueKicks& kicks() const { return m_kicks; }
+    [[nodiscard]] const LevelIrqFdLine& intx_line() const { return m_intx; }
 
 private:
     void follow_bar();
 
     io::Bus& m_mmio_bus;
     pci::KvmMsiDelivery m_msi;
-    KvmIrqLine m_intx;
+    LevelIrqFdLine m_intx;
     PciTransport m_transport;
     QueueKicks m_kicks;
 };
