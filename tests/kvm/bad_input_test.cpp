@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace stepvmm::test;
@@ -95,6 +96,16 @@ TEST_CASE("hugepages that are not reserved are one clear error with the fix", "[
     auto line = only_error_line(result);
     CHECK(line.find("ch02_memory: error: not enough hugetlb-1g hugepages: guest RAM needs 64") == 0);
     CHECK(line.find("/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages") != std::string::npos);
+}
+
+TEST_CASE("more guest RAM than the host has is one clear error", "[bad-input]")
+{
+    require_kvm();
+    auto host_gib = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) >> 30;
+    std::string too_much = std::to_string(host_gib + 2) + "G";
+    auto result = run_process({ chapter_binary("ch02_memory"), "--mem", too_much, "--hole-start", "1G" });
+    CHECK(result.exit_code == 1);
+    CHECK(only_error_line(result).find("more than this host's") != std::string::npos);
 }
 
 TEST_CASE("option values that make no sense are one clear error", "[bad-input]")

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <unistd.h>
 
 using namespace stepvmm;
 
@@ -190,4 +191,13 @@ TEST_CASE("end() is one past the highest byte of RAM", "[guest_memory]")
     // Region order does not matter.
     GuestMemory reversed({ { "high", 16 * mib, 1 * mib }, { "low", 0, 1 * mib } }, Backing::Anonymous4K);
     CHECK(reversed.end() == 17 * mib);
+}
+
+TEST_CASE("guest RAM larger than the host's physical memory is refused before anything is mapped", "[guest_memory]")
+{
+    auto host_ram = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+    std::uint64_t too_much = (host_ram / (2 * mib) + 1) * 2 * mib + 1024 * mib;
+    CHECK_THROWS_WITH(GuestMemory(pc_memory_layout(too_much, 3072 * mib), Backing::Anonymous4K),
+        Catch::Contains("more than this host's") && Catch::Contains(std::to_string(host_ram / mib) + " MiB"));
+    CHECK_THROWS_AS(GuestMemory(pc_memory_layout(too_much, 3072 * mib), Backing::TransparentHuge), UserError);
 }

@@ -9,6 +9,7 @@
 #include <linux/mman.h>
 #include <string>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <utility>
 
 namespace stepvmm {
@@ -89,6 +90,20 @@ void check_hugetlb_pool(std::uint64_t total_size, Backing backing)
     std::uint64_t free_pages = read_sysfs_number(hugetlb_pool(backing) + "/free_hugepages");
     if (free_pages < total_size / backing_page_size(backing))
         throw_pool_too_small(total_size, backing);
+}
+
+void check_host_ram(std::uint64_t total_size, Backing backing)
+{
+    if (backing == Backing::Hugetlb2M || backing == Backing::Hugetlb1G)
+        return;
+    long pages = ::sysconf(_SC_PHYS_PAGES);
+    long page_size = ::sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page_size <= 0)
+        return; // unknown: let the mapping and KVM decide
+    std::uint64_t host_ram = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size);
+    if (total_size > host_ram)
+        throw UserError(fmt::format("guest RAM of {} MiB is more than this host's {} MiB of physical memory; give the guest less",
+            total_size / mib, host_ram / mib));
 }
 
 static Mapping allocate_hugetlb(std::uint64_t size, Backing backing)

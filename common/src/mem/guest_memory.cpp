@@ -11,6 +11,7 @@ GuestMemory::GuestMemory(const std::vector<RamRange>& ranges, Backing backing, s
     for (const RamRange& range : ranges)
         total += range.size;
     check_hugetlb_pool(total, backing);
+    check_host_ram(total, backing);
     std::uint32_t slot_number = first_slot;
     for (const RamRange& range : ranges) {
         for (const GuestRegion& existing : m_regions) {

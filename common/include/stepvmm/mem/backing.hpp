@@ -41,6 +41,13 @@ enum class Backing {
 /// whole need at once. Does nothing for other backings.
 void check_hugetlb_pool(std::uint64_t total_size, Backing backing);
 
+/// For the other backings: throws a UserError when @p total_size is more than the host's
+/// physical RAM. The mapping itself would succeed (MAP_NORESERVE), but KVM allocates its
+/// per-page metadata for the whole slot at once — gigabytes of kernel memory for a terabyte
+/// typo — and the guest could never use what it was given. Does nothing for hugetlb backings,
+/// whose reserved pool check_hugetlb_pool() already measures.
+void check_host_ram(std::uint64_t total_size, Backing backing);
+
 /// What the kernel reports for the mapping that contains an address (/proc/self/smaps):
 /// the evidence that a backing really is huge.
 struct BackingEvidence {
