@@ -144,8 +144,7 @@ static int run(const Options& options)
     guest::PhaseMarks marks(5);
     guest::RunHooks hooks;
     marks.install(hooks);
-    hooks.on_io = [&](const IoExit& exit) { return pio.dispatch(exit), true; };
-    hooks.on_mmio = [&](const MmioExit& exit) { return mmio.access(exit.direction, exit.guest_physical_address, exit.data), true; };
+    hooks.dispatch_to(pio, mmio);
     auto cpu_at_start = stats::current_thread_times();
     auto outcome = guest::run_until_done(vcpu, memory, hooks, std::chrono::seconds(options.timeout));
     auto cpu = stats::current_thread_times() - cpu_at_start;

@@ -1,6 +1,7 @@
 #include <stepvmm/app/run_deadline.hpp>
 #include <stepvmm/app/vcpu_kick.hpp>
 #include <stepvmm/boot/linux_run.hpp>
+#include <stepvmm/guest/timed_run.hpp>
 #include <stepvmm/kvm/vcpu.hpp>
 
 #include <fmt/format.h>
@@ -34,19 +35,13 @@ LinuxRunResult run_linux(Vcpu& vcpu, io::Bus& pio, io::Bus& mmio, const LinuxRun
     guest::RunOutcome& outcome = result.outcome;
     app::ArmedVcpu armed(vcpu);
     app::RunDeadline deadline(time_limit);
-    auto start = std::chrono::steady_clock::now();
-    auto handling_start = start;
+    guest::TimedRun timed(vcpu, outcome);
     auto stop = [&](StopReason reason, std::string detail) {
         result.reason = reason;
         result.detail = std::move(detail);
     };
     for (;;) {
-        auto entry = std::chrono::steady_clock::now();
-        outcome.handling += entry - handling_start;
-        VcpuExit exit = vcpu.run();
-        handling_start = std::chrono::steady_clock::now();
-        outcome.in_kvm_run += handling_start - entry;
-        outcome.exits.count(exit);
+        VcpuExit exit = timed.run();
         if (hooks.on_exit)
             hooks.on_exit(exit);
 
@@ -82,9 +77,7 @@ LinuxRunResult run_linux(Vcpu& vcpu, io::Bus& pio, io::Bus& mmio, const LinuxRun
             break;
         }
     }
-    auto end = std::chrono::steady_clock::now();
-    outcome.handling += end - handling_start;
-    outcome.elapsed = end - start;
+    timed.finish();
     return result;
 }
 

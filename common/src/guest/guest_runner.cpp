@@ -1,6 +1,7 @@
 #include <stepvmm/app/run_deadline.hpp>
 #include <stepvmm/app/vcpu_kick.hpp>
 #include <stepvmm/guest/guest_runner.hpp>
+#include <stepvmm/guest/timed_run.hpp>
 #include <stepvmm/kvm/vcpu.hpp>
 #include <stepvmm/mem/guest_memory.hpp>
 #include <stepvmm/os/file.hpp>
@@ -88,20 +89,26 @@ static bool handle_ucall(const Ucall& ucall, const RunHooks& hooks, RunOutcome& 
     return false;
 }
 
+void RunHooks::dispatch_to(io::Bus& pio, io::Bus& mmio)
+{
+    on_io = [&pio](const IoExit& exit) {
+        pio.dispatch(exit);
+        return true;
+    };
+    on_mmio = [&mmio](const MmioExit& exit) {
+        mmio.access(exit.direction, exit.guest_physical_address, exit.data);
+        return true;
+    };
+}
+
 RunOutcome run_until_done(Vcpu& vcpu, const GuestMemory& memory, const RunHooks& hooks, std::chrono::seconds time_limit)
 {
     RunOutcome outcome;
     app::ArmedVcpu armed(vcpu);
     app::RunDeadline deadline(time_limit);
-    auto start = std::chrono::steady_clock::now();
-    auto handling_start = start;
+    TimedRun timed(vcpu, outcome);
     for (;;) {
-        auto entry = std::chrono::steady_clock::now();
-        outcome.handling += entry - handling_start;
-        VcpuExit exit = vcpu.run();
-        handling_start = std::chrono::steady_clock::now();
-        outcome.in_kvm_run += handling_start - entry;
-        outcome.exits.count(exit);
+        VcpuExit exit = timed.run();
         if (hooks.on_exit)
             hooks.on_exit(exit);
         if (auto message = fatal_exit_message(exit))
@@ -135,9 +142,7 @@ RunOutcome run_until_done(Vcpu& vcpu, const GuestMemory& memory, const RunHooks&
         if (const auto* other = std::get_if<OtherExit>(&exit))
             fail(vcpu, fmt::format("unexpected exit {} ({})", exit_reason_name(other->reason), other->reason));
     }
-    auto end = std::chrono::steady_clock::now();
-    outcome.handling += end - handling_start;
-    outcome.elapsed = end - start;
+    timed.finish();
     return outcome;
 }
 

@@ -7,6 +7,7 @@
 #include <stepvmm/abi/guest_abi.h>
 #include <stepvmm/boot/elf_loader.hpp>
 #include <stepvmm/guest/ucall.hpp>
+#include <stepvmm/io/bus.hpp>
 #include <stepvmm/kvm/exit_counter.hpp>
 #include <stepvmm/x86/long_mode.hpp>
 
@@ -53,6 +54,10 @@ struct RunHooks {
     std::function<void(const std::string&)> on_print;
     /// KVM_RUN was interrupted by a signal (other than the deadline); sees the run so far.
     std::function<void(const RunOutcome&)> on_interrupted;
+
+    /// Sets on_io and on_mmio to hand every port and MMIO exit to @p pio and @p mmio (which
+    /// must outlive the run): the usual wiring once a chapter's devices live on buses.
+    void dispatch_to(io::Bus& pio, io::Bus& mmio);
 };
 
 /// How a run ended.
